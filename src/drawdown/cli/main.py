@@ -1,0 +1,152 @@
+"""``drawdown`` commands. The database comes from ``--db`` or ``DRAWDOWN_DB``
+(default ``sqlite:///drawdown.db``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from drawdown import bootstrap
+from drawdown.book import Book, open_book
+from drawdown.domain.errors import Conflict, DrawdownError, InvalidInput, NotFound, Refused
+from drawdown.domain.money import format_display
+
+app = typer.Typer(help="drawdown: a credits-and-discounts ledger for usage-based billing.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+# One table from error family to exit code; 1 is reserved for "verify found a break".
+EXIT_CODES: dict[type[DrawdownError], int] = {InvalidInput: 2, NotFound: 3, Conflict: 4, Refused: 5}
+
+DbOption = Annotated[str | None, typer.Option("--db", envvar="DRAWDOWN_DB", help="Database URL.")]
+
+
+def exit_code_for(error: DrawdownError) -> int:
+    for family, code in EXIT_CODES.items():
+        if isinstance(error, family):
+            return code
+    return 2
+
+
+@contextmanager
+def opened(db: str | None) -> Iterator[Book]:
+    try:
+        book = open_book(bootstrap.database_url(db), actor="cli")
+    except DrawdownError as error:
+        errors.print(f"[red]error[/red] {error.code}: {error.message}")
+        raise typer.Exit(exit_code_for(error)) from None
+    try:
+        yield book
+    except DrawdownError as error:
+        errors.print(f"[red]error[/red] {error.code}: {error.message}")
+        raise typer.Exit(exit_code_for(error)) from None
+    finally:
+        book.close()
+
+
+@app.command()
+def init(db: DbOption = None) -> None:
+    """Create the database (or migrate it to the newest schema)."""
+    url = bootstrap.database_url(db)
+    with opened(url):
+        console.print(f"ready: {url}")
+
+
+@app.command()
+def demo(
+    db: Annotated[str, typer.Option("--db", help="Where to create the demo database.")] = "sqlite:///demo.db",
+    fresh: Annotated[bool, typer.Option(help="Delete an existing SQLite demo file first.")] = True,
+) -> None:
+    """Create a demo database with realistic customers, grants and usage, and show it."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from drawdown import demo as demo_data
+
+    url = make_url(db)
+    if fresh and url.get_backend_name() == "sqlite" and url.database:
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.database + suffix).unlink(missing_ok=True)
+    with opened(db) as book:
+        demo_data.seed(book, book.deps.clock.now())
+        for account in demo_data.CUSTOMERS:
+            console.print(f"[bold]{account}[/bold]: {_summary(book, account)}")
+    console.print(f"\ndemo database: {db}\ntry: drawdown balance acme --db {db}")
+
+
+def _summary(book: Book, account: str) -> str:
+    bal = book.balance(account)
+    unit = book.unit(bal.unit)
+    return (
+        f"available {format_display(bal.available_units, unit)} {bal.unit}, "
+        f"consumed {format_display(bal.consumed_units, unit)}, expired {format_display(bal.expired_units, unit)}, "
+        f"voided {format_display(bal.voided_units, unit)}, pending {format_display(bal.pending_units, unit)}"
+    )
+
+
+@app.command()
+def verify(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Recompute the ledger's hash chain; exit 1 at the first broken link."""
+    with opened(db) as book:
+        report = book.verify()
+    if as_json:
+        brk = report.first_break
+        found = None if brk is None else {"seq": brk.seq, "transaction_id": brk.transaction_id, "problem": brk.problem}
+        summary = {"ok": report.ok, "transactions": report.transactions, "head_seq": report.head_seq}
+        print(json.dumps({**summary, "head_hash": report.head_hash, "first_break": found}))
+    elif report.ok:
+        console.print(f"[green]ok[/green] {report.transactions} transactions, head {report.head_hash[:16]}…")
+    else:
+        assert report.first_break is not None
+        brk = report.first_break
+        console.print(f"[red]broken[/red] at seq {brk.seq} ({brk.transaction_id or 'missing'}): {brk.problem}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def balance(
+    account: str,
+    unit: Annotated[str | None, typer.Option(help="Currency or credit unit; default the account's currency.")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO 8601 instant, e.g. 2026-10-01T00:00:00Z.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show an account's balance, now or as of an instant, with its grants."""
+    with opened(db) as book:
+        bal = book.balance(account, unit, as_of=_instant(as_of))
+        views = book.grants(account, bal.unit, as_of=_instant(as_of))
+        unit_obj = book.unit(bal.unit)
+    fields = ["available", "reserved", "consumed", "expired", "voided", "pending", "issued", "pooled_available"]
+    figures = {name: format_display(getattr(bal, f"{name}_units"), unit_obj) for name in fields}
+    if as_json:
+        print(json.dumps({"account": account, "unit": bal.unit, "as_of": bal.as_of.isoformat(), **figures}))
+        return
+    table = Table(title=f"{account} · {bal.unit} · as of {bal.as_of.isoformat()}")
+    for name in fields:
+        table.add_column(name.replace("_", " "), justify="right")
+    table.add_row(*figures.values())
+    console.print(table)
+    grants = Table(title="grants (drawdown order is documented in docs/ARCHITECTURE.md)")
+    for column in ("grant", "source", "status", "priority", "expires", "amount", "used", "remaining"):
+        grants.add_column(column)
+    for view in views:
+        g = view.state.grant
+        grants.add_row(
+            g.id, str(g.source), view.status, str(g.priority),
+            "never" if g.expires_at is None else g.expires_at.isoformat(),
+            format_display(g.amount_units, unit_obj), format_display(view.state.used_units, unit_obj),
+            format_display(view.state.remaining_units, unit_obj),
+        )  # fmt: skip
+    console.print(grants)
+
+
+def _instant(text: str | None) -> Any:
+    return None if text is None else text.replace("Z", "+00:00")

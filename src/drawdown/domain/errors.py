@@ -1,0 +1,191 @@
+"""Every expected failure drawdown can report, as typed errors with a stable ``code``.
+
+Assertions guard against bugs; these errors describe conditions a caller can cause and
+fix. Each carries a stable machine-readable ``code``, a human message that says what was
+wrong and how to fix it, the offending ``field`` where there is one, and structured
+``data``. None of them knows about HTTP or exit codes: each edge maps the four families
+below once (the API to RFC 9457 problems, the CLI to exit codes).
+
+    DrawdownError
+    ├── InvalidInput          the request itself is wrong       (invalid_amount, naive_datetime, …)
+    ├── NotFound              it names something that is absent (account_not_found, …)
+    ├── Conflict              it clashes with what is recorded  (idempotency_conflict, …)
+    └── Refused               valid, but the books say no       (insufficient_credit)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DrawdownError(Exception):
+    """Base of every expected drawdown failure."""
+
+    code: str = "drawdown_error"
+
+    def __init__(self, message: str, *, field: str | None = None, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.data = data
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "field": self.field, **self.data}
+
+
+class InvalidInput(DrawdownError):
+    code = "invalid_input"
+
+
+class NotFound(DrawdownError):
+    code = "not_found"
+
+
+class Conflict(DrawdownError):
+    code = "conflict"
+
+
+class Refused(DrawdownError):
+    code = "refused"
+
+
+# Input errors: the request is malformed or out of range.
+class InvalidAmount(InvalidInput):
+    """An amount is not a positive decimal within limits."""
+
+    code = "invalid_amount"
+
+
+class FloatNotAllowed(InvalidInput):
+    """A float was given where exact money is required."""
+
+    code = "float_not_allowed"
+
+
+class NaiveDatetime(InvalidInput):
+    """A datetime has no time zone."""
+
+    code = "naive_datetime"
+
+
+class InvalidTimeZone(InvalidInput):
+    """A time zone is not an IANA zone name."""
+
+    code = "invalid_time_zone"
+
+
+class InvalidPeriod(InvalidInput):
+    """An instant range is empty or reversed."""
+
+    code = "invalid_period"
+
+
+class InvalidPriority(InvalidInput):
+    """A priority is outside 1–100."""
+
+    code = "invalid_priority"
+
+
+class InvalidScope(InvalidInput):
+    """A grant scope is unknown or malformed."""
+
+    code = "invalid_scope"
+
+
+class InvalidIdentifier(InvalidInput):
+    """An id has a bad shape."""
+
+    code = "invalid_identifier"
+
+
+class InvalidUnit(InvalidInput):
+    """A unit definition is malformed."""
+
+    code = "invalid_unit"
+
+
+class InvalidField(InvalidInput):
+    """A field has a bad value."""
+
+    code = "invalid_field"
+
+
+class UnbalancedTransaction(InvalidInput):
+    """Postings do not sum to zero per unit."""
+
+    code = "unbalanced_transaction"
+
+
+class LimitExceeded(InvalidInput):
+    """An input is larger than drawdown accepts."""
+
+    code = "limit_exceeded"
+
+
+class UnitMismatch(InvalidInput):
+    """Amounts or a grant and an account disagree on the unit."""
+
+    code = "unit_mismatch"
+
+
+# Missing things.
+class AccountNotFound(NotFound):
+    """No account has that id."""
+
+    code = "account_not_found"
+
+
+class GrantNotFound(NotFound):
+    """No grant has that id."""
+
+    code = "grant_not_found"
+
+
+class UnitNotFound(NotFound):
+    """No currency or credit unit has that code."""
+
+    code = "unit_not_found"
+
+
+class TransactionNotFound(NotFound):
+    """No ledger transaction has that id."""
+
+    code = "transaction_not_found"
+
+
+# Clashes with recorded state.
+class IdempotencyConflict(Conflict):
+    """An idempotency key was reused with different content."""
+
+    code = "idempotency_conflict"
+
+
+class GrantAlreadyVoided(Conflict):
+    """The grant was voided before."""
+
+    code = "grant_already_voided"
+
+
+class AccountAlreadyExists(Conflict):
+    """An account with that id exists."""
+
+    code = "account_already_exists"
+
+
+class UnitAlreadyExists(Conflict):
+    """A unit with that code exists."""
+
+    code = "unit_already_exists"
+
+
+class HierarchyCycle(Conflict):
+    """The parent would make the hierarchy a cycle."""
+
+    code = "hierarchy_cycle"
+
+
+# Valid requests the books refuse.
+class InsufficientCredit(Refused):
+    """Eligible credit does not cover the charge."""
+
+    code = "insufficient_credit"

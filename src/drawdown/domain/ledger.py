@@ -1,0 +1,184 @@
+"""Double-entry transactions, the ledger accounts they move value between, and the hash chain.
+
+Every change of value is a :class:`Transaction` whose postings sum to zero per unit. The
+ledger accounts are named ``<kind>:<owner>``:
+
+    issued:<account>     where granted credit comes from (its balance is minus all issuance)
+    grant:<grant id>     what is left of one grant
+    hold:<account>       credit held by open reservations of that account
+    consumed:<account>   credit burned by that account's charges
+    expired:<account>    breakage: credit that reached its expiry unused
+    voided:<account>     credit removed by voiding grants
+
+Transactions are hash-chained in ``seq`` order: ``hash = sha256(prev_hash ‖ canonical bytes)``
+so a changed byte, a deletion or a reordering breaks the chain at the first affected link.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from drawdown.domain import limits
+from drawdown.domain.errors import LimitExceeded, UnbalancedTransaction
+
+GENESIS_HASH = "0" * 64
+
+
+class EntryKind(StrEnum):
+    ISSUED = "issued"
+    GRANT = "grant"
+    HOLD = "hold"
+    CONSUMED = "consumed"
+    EXPIRED = "expired"
+    VOIDED = "voided"
+
+
+class TxKind(StrEnum):
+    GRANT_ISSUED = "grant_issued"
+    CHARGE = "charge"
+    EXPIRY = "expiry"
+    VOID = "void"
+    HOLD = "hold"
+    CAPTURE = "capture"
+    RELEASE = "release"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One leg: ``amount`` units into (positive) or out of (negative) a ledger account.
+
+    ``account_id`` owns the ledger account; ``grant_id`` names the grant the value belongs
+    to (for draws, the grant drawn) and ``owner_id`` that grant's account, so a pooled draw
+    by a child is visible both on the child and on the parent that owns the grant.
+    """
+
+    kind: EntryKind
+    account_id: str
+    unit: str
+    amount: int
+    grant_id: str | None = None
+    owner_id: str | None = None
+    detail: Mapping[str, Any] | None = None
+
+    @property
+    def ledger_account(self) -> str:
+        owner = self.grant_id if self.kind is EntryKind.GRANT else self.account_id
+        return f"{self.kind}:{owner}"
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionDraft:
+    """A transaction before the ledger has numbered, timed and chained it."""
+
+    kind: TxKind
+    effective_at: datetime
+    postings: tuple[Posting, ...]
+    actor: str
+    reason: str
+    idempotency_key: str
+    fingerprint: str
+    links: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A posted, immutable transaction."""
+
+    id: str
+    seq: int
+    kind: TxKind
+    effective_at: datetime
+    recorded_at: datetime
+    postings: tuple[Posting, ...]
+    actor: str
+    reason: str
+    idempotency_key: str
+    fingerprint: str
+    links: Mapping[str, Any]
+    data: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def check_balanced(postings: Sequence[Posting]) -> None:
+    """Refuse a transaction whose postings do not sum to zero in every unit."""
+    if len(postings) > limits.POSTINGS_PER_TRANSACTION_MAX:
+        raise LimitExceeded(
+            f"a transaction has at most {limits.POSTINGS_PER_TRANSACTION_MAX} postings, got {len(postings)}"
+        )
+    totals: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        totals[posting.unit] += posting.amount
+    unbalanced = {unit: total for unit, total in totals.items() if total != 0}
+    if unbalanced:
+        raise UnbalancedTransaction(f"postings do not sum to zero per unit: {unbalanced}", totals=unbalanced)
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """A stable digest of what a caller asked for, compared on idempotent replays."""
+    return hashlib.sha256(_canonical(request)).hexdigest()
+
+
+def canonical_bytes(tx: Transaction) -> bytes:
+    """The bytes the hash chain covers: everything about a transaction except its hash."""
+    return _canonical(
+        {
+            "id": tx.id,
+            "seq": tx.seq,
+            "kind": str(tx.kind),
+            "effective_at": tx.effective_at.isoformat(),
+            "recorded_at": tx.recorded_at.isoformat(),
+            "actor": tx.actor,
+            "reason": tx.reason,
+            "idempotency_key": tx.idempotency_key,
+            "fingerprint": tx.fingerprint,
+            "links": tx.links,
+            "data": tx.data,
+            "postings": [
+                [str(p.kind), p.account_id, p.unit, p.amount, p.grant_id, p.owner_id, p.detail] for p in tx.postings
+            ],
+        }
+    )
+
+
+def chain_hash(prev_hash: str, tx: Transaction) -> str:
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_bytes(tx)).hexdigest()
+
+
+def _canonical(value: Mapping[str, Any]) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    """The first transaction whose stored hash or position does not match a recomputation."""
+
+    seq: int
+    transaction_id: str
+    problem: str
+
+
+def verify_chain(transactions: Sequence[Transaction], prev_hash: str, expected_seq: int) -> ChainBreak | None:
+    """Check a run of consecutive transactions that should follow ``prev_hash``."""
+    for tx in transactions:
+        if tx.seq != expected_seq:
+            return ChainBreak(
+                expected_seq,
+                "",
+                f"transaction seq {expected_seq} is missing; the next stored is seq {tx.seq} ({tx.id})",
+            )
+        if tx.prev_hash != prev_hash:
+            return ChainBreak(tx.seq, tx.id, "prev_hash does not match the previous transaction's hash")
+        if chain_hash(prev_hash, tx) != tx.hash:
+            return ChainBreak(tx.seq, tx.id, "content does not match its hash")
+        prev_hash = tx.hash
+        expected_seq += 1
+    return None

@@ -1,0 +1,40 @@
+"""Every limit drawdown enforces, named in one place.
+
+A limit bounds each loop over outside input and each stored value, so that no request can
+make the engine do unbounded work or overflow a 64-bit integer column.
+"""
+
+from __future__ import annotations
+
+# Amounts are integers at a unit's scale; 10**15 at scale 6 is one billion currency units,
+# and a sum of 9,000 such amounts still fits a signed 64-bit column.
+AMOUNT_UNITS_MAX = 10**15
+UNIT_SCALE_MAX = 9
+UNIT_CODE_LENGTH_MAX = 32
+CURRENCY_LEDGER_SCALE = 6
+DECIMAL_TEXT_LENGTH_MAX = (
+    64  # characters in an amount or rate given as text  # ledger precision for ISO 4217 currencies: micro-units
+)
+
+ID_LENGTH_MAX = 64
+REASON_LENGTH_MAX = 500
+ACTOR_LENGTH_MAX = 128
+IDEMPOTENCY_KEY_LENGTH_MAX = 255
+METADATA_ENTRIES_MAX = 50
+METADATA_VALUE_LENGTH_MAX = 500
+SCOPE_PRODUCTS_MAX = 100
+PRIORITY_MIN = 1
+PRIORITY_MAX = 100
+PRIORITY_DEFAULT = 50
+
+HIERARCHY_DEPTH_MAX = 8
+POSTINGS_PER_TRANSACTION_MAX = 1_000
+GRANTS_PER_DRAWDOWN_MAX = 5_000
+TRANSACTIONS_PER_BATCH_MAX = 10_000
+LEDGER_PAGE_SIZE_MAX = 1_000
+
+# How far back in business time a transaction may be dated. Balances as of an instant older
+# than this horizon can never change again, which is what makes checkpoints safe to keep.
+BACKDATE_SECONDS_MAX = 35 * 24 * 3600
+# A checkpoint is taken for an account once this many entries accumulated since its last one.
+CHECKPOINT_EVERY_ENTRIES = 512

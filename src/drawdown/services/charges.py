@@ -1,0 +1,155 @@
+"""Charging an account: draw credit through the drawdown order and post the burn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from drawdown.domain.accounts import Account, require_id
+from drawdown.domain.drawdown import Candidate, Charge, Drawdown, draw, postings
+from drawdown.domain.errors import InsufficientCredit, InvalidField
+from drawdown.domain.grants import Category, Grant, Target
+from drawdown.domain.ledger import EntryKind, Transaction, TransactionDraft, TxKind
+from drawdown.domain.money import Money, Unit, format_units, parse_amount
+from drawdown.services.common import (
+    account_of,
+    actor_and_reason,
+    cap_window,
+    idempotency_key,
+    instant,
+    not_in_future,
+    replay,
+    unit_of,
+)
+from drawdown.services.ports import Deps, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class DrawRecord:
+    grant_id: str
+    amount: Money
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeResult:
+    """What a charge drew, from which grants, and what credit did not cover."""
+
+    transaction: Transaction
+    amount: Money
+    drawn: Money
+    shortfall: Money
+    draws: tuple[DrawRecord, ...]
+    replayed: bool = False
+
+
+def charge(
+    deps: Deps,
+    account: str,
+    amount: object,
+    unit: str,
+    *,
+    category: str = "usage",
+    product: str = "default",
+    at: object = None,
+    allow_partial: bool = False,
+    actor: str,
+    reason: str = "",
+    idempotency_key_: str | None = None,
+) -> ChargeResult:
+    """Burn ``amount`` of ``unit`` for ``product`` at instant ``at`` (default now).
+
+    Without ``allow_partial`` a charge that credit cannot fully cover is refused with
+    ``insufficient_credit`` and writes nothing; with it, what can be drawn is drawn and the
+    rest is returned as the shortfall.
+    """
+    who, why = actor_and_reason(actor, reason, reason_required=False)
+    key = idempotency_key(deps, idempotency_key_, prefix="charge")
+    now = deps.clock.now()
+    when = instant(at, field="at", default=now)
+    not_in_future(when, now, field="at")
+    target = _target(category, product)
+    with deps.uow(write=True) as uow:
+        request = {
+            "op": "charge", "account": account, "amount": str(amount), "unit": unit,
+            "category": str(target.category), "product": target.product, "at": when.isoformat(),
+            "allow_partial": allow_partial,
+        }  # fmt: skip
+        digest, original = replay(uow, key, request)
+        if original is not None:
+            return _result(original, unit_of(uow, unit), replayed=True)
+        payer = account_of(uow, account)
+        money_unit = unit_of(uow, unit)
+        wanted = Charge(payer.id, money_unit.code, parse_amount(amount, money_unit), target, when)
+        result = plan(uow, payer, wanted)
+        if result.shortfall_units and not allow_partial:
+            raise InsufficientCredit(
+                f"eligible credit covers {format_units(result.drawn_units, money_unit)} of "
+                f"{format_units(wanted.amount_units, money_unit)} {money_unit.code} for {account}; "
+                "nothing was charged (pass allow_partial to draw what there is)",
+                field="amount",
+                shortfall=format_units(result.shortfall_units, money_unit),
+                available=format_units(result.drawn_units, money_unit),
+            )
+        draft = TransactionDraft(
+            kind=TxKind.CHARGE,
+            effective_at=when,
+            postings=postings(result, EntryKind.CONSUMED),
+            actor=who,
+            reason=why,
+            idempotency_key=key,
+            fingerprint=digest,
+            links={"account_id": payer.id},
+            data={
+                "amount_units": wanted.amount_units, "shortfall_units": result.shortfall_units,
+                "category": str(target.category), "product": target.product, "policy": str(result.policy),
+            },
+        )  # fmt: skip
+        tx = uow.ledger.post_many([(draft, deps.ids.new("tx"))], now)[0]
+    return _result(tx, money_unit)
+
+
+def plan(uow: UnitOfWork, payer: Account, wanted: Charge) -> Drawdown:
+    """Gather the payer's and its ancestors' open grants with cap headroom, and draw."""
+    chain = uow.accounts.chain(payer.id)
+    states = uow.ledger.grant_states([a.id for a in chain], wanted.unit, open_only=True)
+    zones = {a.id: a.time_zone for a in chain}
+    candidates = [
+        Candidate(s.grant, s.remaining_units, _grant_headroom(uow, s.grant, wanted.at, zones[s.grant.account_id]),
+                  pooled=s.grant.account_id != payer.id)
+        for s in states
+    ]  # fmt: skip
+    pool_cap = payer.pool_caps.get(wanted.unit)
+    pool_headroom = None
+    if pool_cap is not None and any(c.pooled for c in candidates):
+        start, end = cap_window(pool_cap.period, wanted.at, payer.time_zone)
+        used = uow.ledger.drawn_between(account_id=payer.id, unit=wanted.unit, start=start, end=end, pooled_only=True)
+        pool_headroom = max(pool_cap.amount_units - used, 0)
+    return draw(wanted, candidates, payer.drawdown_policy, pool_headroom)
+
+
+def _grant_headroom(uow: UnitOfWork, grant: Grant, at: datetime, time_zone: str) -> int | None:
+    if grant.period_cap is None:
+        return None
+    start, end = cap_window(grant.period_cap.period, at, time_zone)
+    used = uow.ledger.drawn_between(grant_id=grant.id, start=start, end=end)
+    return max(grant.period_cap.amount_units - used, 0)
+
+
+def _target(category: str, product: str) -> Target:
+    try:
+        kind = Category(category)
+    except ValueError:
+        raise InvalidField(f"category {category!r} is not one of {', '.join(Category)}", field="category") from None
+    return Target(kind, require_id(product, field="product"))
+
+
+def _result(tx: Transaction, unit: Unit, *, replayed: bool = False) -> ChargeResult:
+    draws = tuple(
+        DrawRecord(p.grant_id or "", Money(p.amount, unit), int((p.detail or {})["position"]))
+        for p in tx.postings
+        if p.kind is EntryKind.CONSUMED
+    )
+    total = int(tx.data["amount_units"])
+    shortfall = int(tx.data["shortfall_units"])
+    return ChargeResult(tx, Money(total, unit), Money(total - shortfall, unit), Money(shortfall, unit), draws, replayed)

@@ -1,0 +1,117 @@
+"""Reading balances, grants and ledger history, and verifying the hash chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from drawdown.domain import limits
+from drawdown.domain.balances import Balance, GrantState, summarize
+from drawdown.domain.errors import InvalidField
+from drawdown.domain.instants import to_micros
+from drawdown.domain.ledger import GENESIS_HASH, ChainBreak, Transaction, verify_chain
+from drawdown.domain.money import Unit
+from drawdown.services.common import account_of, cap_window, instant, unit_of
+from drawdown.services.ports import Deps, UnitOfWork
+
+VERIFY_BATCH = 2_000
+
+
+def unit(deps: Deps, code: str) -> Unit:
+    with deps.uow(write=False) as uow:
+        return unit_of(uow, code)
+
+
+def balance(deps: Deps, account: str, unit: str | None = None, *, as_of: object = None) -> Balance:
+    """An account's balance in ``unit`` (default: its currency) now or as of an instant.
+
+    ``pooled_available_units`` is what the account may also draw from its ancestors'
+    grants, after its own sub-budget cap.
+    """
+    now = deps.clock.now()
+    with deps.uow(write=False) as uow:
+        payer = account_of(uow, account)
+        code = unit_of(uow, unit or payer.currency).code
+        when = instant(as_of, field="as_of", default=now)
+        own = _balance(uow, payer.id, code, when, current=as_of is None)
+        pooled: int = sum(
+            _balance(uow, ancestor.id, code, when, current=as_of is None).available_units
+            for ancestor in uow.accounts.chain(payer.id)[1:]
+        )
+        cap = payer.pool_caps.get(code)
+        if cap is not None and pooled:
+            start, end = cap_window(cap.period, when, payer.time_zone)
+            used = uow.ledger.drawn_between(account_id=payer.id, unit=code, start=start, end=end, pooled_only=True)
+            pooled = min(pooled, max(cap.amount_units - used, 0))
+        return replace(own, pooled_available_units=pooled)
+
+
+def _balance(uow: UnitOfWork, account_id: str, unit: str, when: datetime, *, current: bool) -> Balance:
+    if current:
+        cached = uow.ledger.cached_balance(account_id, unit, when)
+        if cached is not None:
+            return cached
+        return summarize(account_id, unit, when, uow.ledger.grant_states([account_id], unit),
+                         uow.ledger.kind_totals(account_id, unit))  # fmt: skip
+    states, totals = uow.ledger.states_as_of(account_id, unit, when)
+    return summarize(account_id, unit, when, states, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantView:
+    """A grant with its figures and status at an instant."""
+
+    state: GrantState
+    status: str
+
+
+def grants(deps: Deps, account: str, unit: str | None = None, *, as_of: object = None) -> list[GrantView]:
+    now = deps.clock.now()
+    with deps.uow(write=False) as uow:
+        payer = account_of(uow, account)
+        code = unit_of(uow, unit or payer.currency).code
+        when = instant(as_of, field="as_of", default=now)
+        if as_of is None:
+            states = uow.ledger.grant_states([payer.id], code)
+        else:
+            states = uow.ledger.states_as_of(payer.id, code, when)[0]
+        return [GrantView(s, str(s.status(when))) for s in states]
+
+
+def ledger(
+    deps: Deps, account: str, *, as_of: object = None, after_seq: int = 0, limit: int = 100
+) -> list[Transaction]:
+    """Transactions that touched an account, oldest first, effective no later than ``as_of``."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.LEDGER_PAGE_SIZE_MAX:
+        raise InvalidField(f"limit must be from 1 to {limits.LEDGER_PAGE_SIZE_MAX}", field="limit")
+    with deps.uow(write=False) as uow:
+        payer = account_of(uow, account)
+        until = None if as_of is None else to_micros(instant(as_of, field="as_of", default=deps.clock.now()))
+        return uow.ledger.history(payer.id, until, after_seq, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    transactions: int
+    head_seq: int
+    head_hash: str
+    first_break: ChainBreak | None
+
+
+def verify(deps: Deps) -> VerifyReport:
+    """Recompute the whole hash chain and report the first broken link, if any."""
+    with deps.uow(write=False) as uow:
+        head_seq, head_hash = uow.ledger.head()
+        prev, expected, checked = GENESIS_HASH, 1, 0
+        after = 0
+        while batch := [tx for tx in uow.ledger.scan(after, VERIFY_BATCH) if tx.seq <= head_seq]:
+            broken = verify_chain(batch, prev, expected)
+            if broken is not None:
+                return VerifyReport(False, broken.seq - 1, head_seq, head_hash, broken)
+            checked += len(batch)
+            prev, expected, after = batch[-1].hash, batch[-1].seq + 1, batch[-1].seq
+        if checked != head_seq or prev != head_hash:
+            problem = f"the chain ends at seq {checked} but the head records seq {head_seq}"
+            return VerifyReport(False, checked, head_seq, head_hash, ChainBreak(checked + 1, "", problem))
+        return VerifyReport(True, checked, head_seq, head_hash, None)

@@ -1,0 +1,184 @@
+"""Mapping between table rows and domain values: the only place that knows both shapes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import RowMapping
+
+from drawdown.domain.accounts import Account, Cap, CapPeriod, DrawdownPolicy
+from drawdown.domain.grants import Category, Grant, Scope, ScopeKind, Source
+from drawdown.domain.instants import from_micros, to_micros
+from drawdown.domain.ledger import EntryKind, Posting, Transaction, TxKind
+from drawdown.domain.money import Unit, UnitKind
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def unit_row(unit: Unit, created_at: int) -> dict[str, Any]:
+    return {
+        "code": unit.code,
+        "kind": str(unit.kind),
+        "scale": unit.scale,
+        "minor_digits": unit.minor_digits,
+        "created_at": created_at,
+    }
+
+
+def unit_from(row: RowMapping) -> Unit:
+    return Unit(row["code"], UnitKind(row["kind"]), row["scale"], row["minor_digits"])
+
+
+def account_row(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "currency": account.currency,
+        "time_zone": account.time_zone,
+        "parent_id": account.parent_id,
+        "drawdown_policy": str(account.drawdown_policy),
+        "pool_caps": dumps({unit: [cap.amount_units, str(cap.period)] for unit, cap in account.pool_caps.items()}),
+        "metadata": dumps(account.metadata),
+        "created_at": to_micros(account.created_at),
+    }
+
+
+def account_from(row: RowMapping) -> Account:
+    caps = {unit: Cap(amount, CapPeriod(period)) for unit, (amount, period) in json.loads(row["pool_caps"]).items()}
+    return Account(
+        id=row["id"],
+        currency=row["currency"],
+        time_zone=row["time_zone"],
+        parent_id=row["parent_id"],
+        drawdown_policy=DrawdownPolicy(row["drawdown_policy"]),
+        created_at=from_micros(row["created_at"]),
+        pool_caps=caps,
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+def grant_row(grant: Grant) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "account_id": grant.account_id,
+        "unit": grant.unit,
+        "amount_units": grant.amount_units,
+        "source": str(grant.source),
+        "effective_at": to_micros(grant.effective_at),
+        "expires_at": None if grant.expires_at is None else to_micros(grant.expires_at),
+        "priority": grant.priority,
+        "scope_kind": str(grant.scope.kind),
+        "scope_category": None if grant.scope.category is None else str(grant.scope.category),
+        "scope_products": dumps(list(grant.scope.products)),
+        "cost_basis": str(grant.cost_basis),
+        "cap_units": None if grant.period_cap is None else grant.period_cap.amount_units,
+        "cap_period": None if grant.period_cap is None else str(grant.period_cap.period),
+        "invoice_cap_units": grant.invoice_cap_units,
+        "reason_code": grant.reason_code,
+        "issuer": grant.issuer,
+        "external_ref": grant.external_ref,
+        "metadata": dumps(grant.metadata),
+        "created_seq": grant.created_seq,
+        "created_at": to_micros(grant.created_at),
+    }
+
+
+def grant_from(row: RowMapping) -> Grant:
+    category = row["scope_category"]
+    cap = None if row["cap_units"] is None else Cap(row["cap_units"], CapPeriod(row["cap_period"]))
+    return Grant(
+        id=row["id"],
+        account_id=row["account_id"],
+        unit=row["unit"],
+        amount_units=row["amount_units"],
+        source=Source(row["source"]),
+        effective_at=from_micros(row["effective_at"]),
+        expires_at=None if row["expires_at"] is None else from_micros(row["expires_at"]),
+        priority=row["priority"],
+        scope=Scope(
+            ScopeKind(row["scope_kind"]),
+            None if category is None else Category(category),
+            tuple(json.loads(row["scope_products"])),
+        ),
+        cost_basis=Decimal(row["cost_basis"]),
+        period_cap=cap,
+        invoice_cap_units=row["invoice_cap_units"],
+        reason_code=row["reason_code"],
+        issuer=row["issuer"],
+        external_ref=row["external_ref"],
+        created_seq=row["created_seq"],
+        created_at=from_micros(row["created_at"]),
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+def transaction_row(tx: Transaction) -> dict[str, Any]:
+    return {
+        "seq": tx.seq,
+        "id": tx.id,
+        "kind": str(tx.kind),
+        "idempotency_key": tx.idempotency_key,
+        "fingerprint": tx.fingerprint,
+        "effective_at": to_micros(tx.effective_at),
+        "recorded_at": to_micros(tx.recorded_at),
+        "actor": tx.actor,
+        "reason": tx.reason,
+        "links": dumps(tx.links),
+        "data": dumps(tx.data),
+        "prev_hash": tx.prev_hash,
+        "hash": tx.hash,
+    }
+
+
+def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
+    effective = to_micros(tx.effective_at)
+    return [
+        {
+            "tx_seq": tx.seq,
+            "leg": leg,
+            "kind": str(p.kind),
+            "account_id": p.account_id,
+            "unit": p.unit,
+            "amount": p.amount,
+            "grant_id": p.grant_id,
+            "owner_id": p.owner_id,
+            "detail": None if p.detail is None else dumps(p.detail),
+            "effective_at": effective,
+        }
+        for leg, p in enumerate(tx.postings)
+    ]
+
+
+def posting_from(row: RowMapping) -> Posting:
+    detail = row["detail"]
+    return Posting(
+        kind=EntryKind(row["kind"]),
+        account_id=row["account_id"],
+        unit=row["unit"],
+        amount=row["amount"],
+        grant_id=row["grant_id"],
+        owner_id=row["owner_id"],
+        detail=None if detail is None else json.loads(detail),
+    )
+
+
+def transaction_from(row: RowMapping, postings: tuple[Posting, ...]) -> Transaction:
+    return Transaction(
+        id=row["id"],
+        seq=row["seq"],
+        kind=TxKind(row["kind"]),
+        effective_at=from_micros(row["effective_at"]),
+        recorded_at=from_micros(row["recorded_at"]),
+        postings=postings,
+        actor=row["actor"],
+        reason=row["reason"],
+        idempotency_key=row["idempotency_key"],
+        fingerprint=row["fingerprint"],
+        links=json.loads(row["links"]),
+        data=json.loads(row["data"]),
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
+    )

@@ -1,0 +1,117 @@
+"""The SQL unit of work: one database transaction, its repositories, commit or roll back.
+
+A write unit of work takes the store's writer lock before its first read (see
+:mod:`drawdown.storage.engine`), so everything it checks stays true until it commits.
+Leaving the ``with`` block normally commits; an exception rolls everything back, so a
+rejected request writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from drawdown.domain.accounts import Account
+from drawdown.domain.grants import Grant
+from drawdown.domain.money import CURRENCIES, Unit
+from drawdown.storage import rows
+from drawdown.storage.ledger_store import LedgerStore
+from drawdown.storage.schema import accounts, grants, ledger_head, units
+
+
+class Units:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, code: str) -> Unit | None:
+        if code in CURRENCIES:
+            return CURRENCIES[code]
+        row = self.conn.execute(select(units).where(units.c.code == code)).mappings().first()
+        return None if row is None else rows.unit_from(row)
+
+    def add(self, unit: Unit, created_at: int) -> None:
+        self.conn.execute(insert(units).values(rows.unit_row(unit, created_at)))
+
+    def all(self) -> list[Unit]:
+        stored = [rows.unit_from(r) for r in self.conn.execute(select(units).order_by(units.c.code)).mappings()]
+        return stored
+
+
+class Accounts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, account_id: str) -> Account | None:
+        row = self.conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
+        return None if row is None else rows.account_from(row)
+
+    def add(self, account: Account) -> None:
+        self.conn.execute(insert(accounts).values(rows.account_row(account)))
+
+    def page(self, after: str | None, limit: int) -> list[Account]:
+        query = select(accounts).order_by(accounts.c.id).limit(limit)
+        if after is not None:
+            query = query.where(accounts.c.id > after)
+        return [rows.account_from(r) for r in self.conn.execute(query).mappings()]
+
+    def chain(self, account_id: str) -> list[Account]:
+        """The account and its ancestors, nearest first."""
+        found: list[Account] = []
+        current: str | None = account_id
+        while current is not None:
+            account = self.get(current)
+            assert account is not None, f"dangling parent {current}"
+            found.append(account)
+            current = account.parent_id
+        return found
+
+
+class Grants:
+    def __init__(self, conn: Connection, ledger: LedgerStore) -> None:
+        self.conn = conn
+        self.ledger = ledger
+
+    def get(self, grant_id: str) -> Grant | None:
+        row = self.conn.execute(select(grants).where(grants.c.id == grant_id)).mappings().first()
+        return None if row is None else rows.grant_from(row)
+
+    def add(self, grant: Grant) -> None:
+        self.conn.execute(insert(grants).values(rows.grant_row(grant)))
+        self.ledger.add_grant_projection(grant)
+
+    def for_accounts(self, account_ids: Sequence[str], unit: str) -> list[Grant]:
+        query = select(grants).where(grants.c.account_id.in_(account_ids), grants.c.unit == unit)
+        return [rows.grant_from(r) for r in self.conn.execute(query.order_by(grants.c.created_seq)).mappings()]
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: Engine, *, write: bool) -> None:
+        self.engine = engine
+        self.write = write
+
+    def __enter__(self) -> Self:
+        self.conn = self.engine.connect()
+        self.conn.info["write"] = self.write
+        self._tx = self.conn.begin()
+        if self.write and self.engine.dialect.name == "postgresql":
+            # Serialise ledger writers: the head row is the chain's tip and the writer lock.
+            self.conn.execute(select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update())
+        self.ledger = LedgerStore(self.conn)
+        self.units = Units(self.conn)
+        self.accounts = Accounts(self.conn)
+        self.grants = Grants(self.conn, self.ledger)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._tx.commit()
+            else:
+                self._tx.rollback()
+        finally:
+            self.conn.close()
