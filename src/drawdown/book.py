@@ -23,6 +23,7 @@ from drawdown.services.charges import ChargeResult
 from drawdown.services.grants import GrantRequest
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.storage.fast_reads import CurrentBalances
 
 
 class Book:
@@ -34,6 +35,8 @@ class Book:
         self.actor = actor
 
     def close(self) -> None:
+        if isinstance(self.deps.current_balances, CurrentBalances):
+            self.deps.current_balances.close()
         self.engine.dispose()
 
     def __enter__(self) -> Book:

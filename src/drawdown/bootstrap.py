@@ -15,8 +15,10 @@ from functools import partial
 
 from sqlalchemy import Engine
 
-from drawdown.services.ports import Deps
+from drawdown.services.ports import Clock, Deps
 from drawdown.storage.engine import engine_for
+from drawdown.storage.fast_reads import CurrentBalances
+from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.migrate import upgrade
 from drawdown.storage.uow import SqlUnitOfWork
 
@@ -48,10 +50,11 @@ class SortableIds:
         return f"{prefix}_{''.join(chars)}"
 
 
-def build(url: str | None = None, *, clock: object = None, migrate: bool = True) -> tuple[Deps, Engine]:
+def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool = True) -> tuple[Deps, Engine]:
     """Open the store at ``url``, migrate it to the newest schema, and wire the services."""
     engine = engine_for(database_url(url))
     if migrate:
         upgrade(engine)
-    deps = Deps(uow=partial(SqlUnitOfWork, engine), clock=clock or SystemClock(), ids=SortableIds())  # type: ignore[arg-type]
+    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache())
+    deps = Deps(uow=uow, clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine))
     return deps, engine

@@ -14,13 +14,19 @@ from drawdown.domain.ledger import (
     GENESIS_HASH,
     EntryKind,
     Posting,
+    StoredLink,
     Transaction,
     TxKind,
     chain_hash,
     check_balanced,
+    parts,
     verify_chain,
 )
 from tests.unit.strategies import T0
+
+
+def links(txs: list[Transaction]) -> list[StoredLink]:
+    return [StoredLink(parts(tx), tx.prev_hash, tx.hash) for tx in txs]
 
 
 def chain(n: int) -> list[Transaction]:
@@ -42,7 +48,7 @@ def chain(n: int) -> list[Transaction]:
 
 
 def test_an_untouched_chain_verifies() -> None:
-    assert verify_chain(chain(20), GENESIS_HASH, 1) is None
+    assert verify_chain(links(chain(20)), GENESIS_HASH, 1) is None
 
 
 @given(st.integers(0, 19), st.sampled_from(["amount", "actor", "reason", "effective_at"]))
@@ -56,7 +62,7 @@ def test_changing_any_field_of_any_transaction_breaks_the_chain_there(index: int
         "effective_at": replace(tx, effective_at=tx.effective_at + timedelta(microseconds=1)),
     }[field]
     txs[index] = changed
-    broken = verify_chain(txs, GENESIS_HASH, 1)
+    broken = verify_chain(links(txs), GENESIS_HASH, 1)
     assert broken is not None
     assert broken.seq == tx.seq
 
@@ -65,7 +71,7 @@ def test_changing_any_field_of_any_transaction_breaks_the_chain_there(index: int
 def test_deleting_a_transaction_breaks_the_chain_at_the_gap(index: int) -> None:
     txs = chain(20)
     del txs[index]
-    broken = verify_chain(txs, GENESIS_HASH, 1)
+    broken = verify_chain(links(txs), GENESIS_HASH, 1)
     assert broken is not None
     assert broken.seq == index + 1
     assert "missing" in broken.problem
@@ -75,7 +81,7 @@ def test_deleting_a_transaction_breaks_the_chain_at_the_gap(index: int) -> None:
 def test_swapping_two_neighbours_breaks_the_chain(index: int) -> None:
     txs = chain(20)
     txs[index], txs[index + 1] = txs[index + 1], txs[index]
-    assert verify_chain(txs, GENESIS_HASH, 1) is not None
+    assert verify_chain(links(txs), GENESIS_HASH, 1) is not None
 
 
 @given(st.lists(st.tuples(st.sampled_from(["USD", "EUR"]), st.integers(-100, 100)), min_size=1, max_size=8))

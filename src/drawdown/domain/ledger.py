@@ -27,6 +27,7 @@ from typing import Any
 
 from drawdown.domain import limits
 from drawdown.domain.errors import LimitExceeded, UnbalancedTransaction
+from drawdown.domain.instants import to_micros
 
 GENESIS_HASH = "0" * 64
 
@@ -127,34 +128,44 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(request)).hexdigest()
 
 
-def canonical_bytes(tx: Transaction) -> bytes:
-    """The bytes the hash chain covers: everything about a transaction except its hash."""
-    return _canonical(
-        {
-            "id": tx.id,
-            "seq": tx.seq,
-            "kind": str(tx.kind),
-            "effective_at": tx.effective_at.isoformat(),
-            "recorded_at": tx.recorded_at.isoformat(),
-            "actor": tx.actor,
-            "reason": tx.reason,
-            "idempotency_key": tx.idempotency_key,
-            "fingerprint": tx.fingerprint,
-            "links": tx.links,
-            "data": tx.data,
-            "postings": [
-                [str(p.kind), p.account_id, p.unit, p.amount, p.grant_id, p.owner_id, p.detail] for p in tx.postings
-            ],
-        }
-    )
+def canonical_json(value: Any) -> str:
+    """The one JSON encoding drawdown hashes and stores: sorted keys, no spaces, ASCII."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+# A transaction as the primitives the chain covers, in a fixed order: id, seq, kind,
+# effective_at and recorded_at (epoch microseconds), actor, reason, idempotency key,
+# fingerprint, links and data (canonical JSON text), and the postings, each as
+# [kind, account, unit, amount, grant, owner, detail (canonical JSON text or null)].
+# Storage keeps links, data and detail as exactly this text, so the verifier can hash
+# stored rows without decoding them.
+TxParts = tuple[Any, ...]
+
+
+def parts(tx: Transaction) -> TxParts:
+    return (
+        tx.id, tx.seq, str(tx.kind), to_micros(tx.effective_at), to_micros(tx.recorded_at), tx.actor, tx.reason,
+        tx.idempotency_key, tx.fingerprint, canonical_json(tx.links), canonical_json(tx.data),
+        [
+            [str(p.kind), p.account_id, p.unit, p.amount, p.grant_id, p.owner_id,
+             None if p.detail is None else canonical_json(p.detail)]
+            for p in tx.postings
+        ],
+    )  # fmt: skip
+
+
+def hash_parts(prev_hash: str, tx_parts: TxParts) -> str:
+    """``sha256(prev_hash ‖ canonical JSON of the parts)``: one link of the chain."""
+    body = json.dumps(tx_parts, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(prev_hash.encode("ascii") + body.encode("ascii")).hexdigest()
 
 
 def chain_hash(prev_hash: str, tx: Transaction) -> str:
-    return hashlib.sha256(prev_hash.encode("ascii") + canonical_bytes(tx)).hexdigest()
+    return hash_parts(prev_hash, parts(tx))
 
 
 def _canonical(value: Mapping[str, Any]) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return canonical_json(value).encode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,19 +177,36 @@ class ChainBreak:
     problem: str
 
 
-def verify_chain(transactions: Sequence[Transaction], prev_hash: str, expected_seq: int) -> ChainBreak | None:
-    """Check a run of consecutive transactions that should follow ``prev_hash``."""
-    for tx in transactions:
-        if tx.seq != expected_seq:
+@dataclass(frozen=True, slots=True)
+class StoredLink:
+    """A stored transaction as the verifier sees it: its parts and the hashes saved with it."""
+
+    parts: TxParts
+    prev_hash: str
+    hash: str
+
+    @property
+    def seq(self) -> int:
+        return int(self.parts[1])
+
+    @property
+    def id(self) -> str:
+        return str(self.parts[0])
+
+
+def verify_chain(links: Sequence[StoredLink], prev_hash: str, expected_seq: int) -> ChainBreak | None:
+    """Check a run of consecutive stored transactions that should follow ``prev_hash``."""
+    for link in links:
+        if link.seq != expected_seq:
             return ChainBreak(
                 expected_seq,
                 "",
-                f"transaction seq {expected_seq} is missing; the next stored is seq {tx.seq} ({tx.id})",
+                f"transaction seq {expected_seq} is missing; the next stored is seq {link.seq} ({link.id})",
             )
-        if tx.prev_hash != prev_hash:
-            return ChainBreak(tx.seq, tx.id, "prev_hash does not match the previous transaction's hash")
-        if chain_hash(prev_hash, tx) != tx.hash:
-            return ChainBreak(tx.seq, tx.id, "content does not match its hash")
-        prev_hash = tx.hash
+        if link.prev_hash != prev_hash:
+            return ChainBreak(link.seq, link.id, "prev_hash does not match the previous transaction's hash")
+        if hash_parts(prev_hash, link.parts) != link.hash:
+            return ChainBreak(link.seq, link.id, "content does not match its hash")
+        prev_hash = link.hash
         expected_seq += 1
     return None

@@ -38,3 +38,5 @@ LEDGER_PAGE_SIZE_MAX = 1_000
 BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 # A checkpoint is taken for an account once this many entries accumulated since its last one.
 CHECKPOINT_EVERY_ENTRIES = 512
+# Grants kept in memory per process (they are immutable, so caching them is always safe).
+GRANT_CACHE_ENTRIES_MAX = 200_000

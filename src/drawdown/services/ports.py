@@ -15,7 +15,7 @@ from typing import Protocol, Self
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance, GrantState
 from drawdown.domain.grants import Grant
-from drawdown.domain.ledger import EntryKind, Transaction, TransactionDraft
+from drawdown.domain.ledger import EntryKind, StoredLink, Transaction, TransactionDraft
 from drawdown.domain.money import Unit
 
 
@@ -51,6 +51,7 @@ class Ledger(Protocol):
     def find_by_key(self, idempotency_key: str) -> Transaction | None: ...
     def get(self, tx_id: str) -> Transaction | None: ...
     def scan(self, after_seq: int, limit: int) -> list[Transaction]: ...
+    def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]: ...
     def history(self, account_id: str, until: int | None, after_seq: int, limit: int) -> list[Transaction]: ...
     def grant_states(self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False) -> list[GrantState]: ...
     def kind_totals(self, account_id: str, unit: str) -> dict[EntryKind, int]: ...
@@ -72,15 +73,27 @@ class Ledger(Protocol):
 
 
 class UnitOfWork(Protocol):
-    units: UnitRepository
-    accounts: AccountRepository
-    grants: GrantRepository
-    ledger: Ledger
+    """One database transaction and the repositories that work inside it."""
+
+    @property
+    def units(self) -> UnitRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def grants(self) -> GrantRepository: ...
+    @property
+    def ledger(self) -> Ledger: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+class CurrentBalances(Protocol):
+    """A fast path to an account's current balance; ``None`` when it cannot answer exactly."""
+
+    def current(self, account_id: str, unit: str | None, now: datetime) -> Balance | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +103,4 @@ class Deps:
     uow: Callable[..., UnitOfWork]  # uow(write=True) for writers
     clock: Clock
     ids: Ids
+    current_balances: CurrentBalances | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from drawdown.domain import limits
@@ -29,6 +29,10 @@ def balance(deps: Deps, account: str, unit: str | None = None, *, as_of: object 
     grants, after its own sub-budget cap.
     """
     now = deps.clock.now()
+    if as_of is None and deps.current_balances is not None and isinstance(account, str):
+        fast = deps.current_balances.current(account, unit, now)
+        if fast is not None:
+            return fast
     with deps.uow(write=False) as uow:
         payer = account_of(uow, account)
         code = unit_of(uow, unit or payer.currency).code
@@ -43,7 +47,7 @@ def balance(deps: Deps, account: str, unit: str | None = None, *, as_of: object 
             start, end = cap_window(cap.period, when, payer.time_zone)
             used = uow.ledger.drawn_between(account_id=payer.id, unit=code, start=start, end=end, pooled_only=True)
             pooled = min(pooled, max(cap.amount_units - used, 0))
-        return replace(own, pooled_available_units=pooled)
+        return own._replace(pooled_available_units=pooled)
 
 
 def _balance(uow: UnitOfWork, account_id: str, unit: str, when: datetime, *, current: bool) -> Balance:
@@ -100,18 +104,24 @@ class VerifyReport:
 
 
 def verify(deps: Deps) -> VerifyReport:
-    """Recompute the whole hash chain and report the first broken link, if any."""
+    """Recompute the whole hash chain and report the first broken link, if any.
+
+    The chain is checked up to the head read at the start, in seq windows, so a missing
+    transaction anywhere (including the newest) shows up as a gap or a head mismatch.
+    """
     with deps.uow(write=False) as uow:
         head_seq, head_hash = uow.ledger.head()
-        prev, expected, checked = GENESIS_HASH, 1, 0
-        after = 0
-        while batch := [tx for tx in uow.ledger.scan(after, VERIFY_BATCH) if tx.seq <= head_seq]:
-            broken = verify_chain(batch, prev, expected)
+        prev, expected = GENESIS_HASH, 1
+        while expected <= head_seq:
+            window_end = min(head_seq, expected - 1 + VERIFY_BATCH)
+            links = uow.ledger.scan_links(expected - 1, window_end, VERIFY_BATCH)
+            broken = verify_chain(links, prev, expected)
+            if broken is None and (not links or links[-1].seq != window_end):
+                broken = ChainBreak(window_end if not links else links[-1].seq + 1, "", "transaction missing")
             if broken is not None:
                 return VerifyReport(False, broken.seq - 1, head_seq, head_hash, broken)
-            checked += len(batch)
-            prev, expected, after = batch[-1].hash, batch[-1].seq + 1, batch[-1].seq
-        if checked != head_seq or prev != head_hash:
-            problem = f"the chain ends at seq {checked} but the head records seq {head_seq}"
-            return VerifyReport(False, checked, head_seq, head_hash, ChainBreak(checked + 1, "", problem))
-        return VerifyReport(True, checked, head_seq, head_hash, None)
+            prev, expected = links[-1].hash, window_end + 1
+        if prev != head_hash:
+            problem = "the newest transaction's hash differs from the one recorded in the ledger head"
+            return VerifyReport(False, head_seq - 1, head_seq, head_hash, ChainBreak(head_seq, "", problem))
+        return VerifyReport(True, head_seq, head_seq, head_hash, None)

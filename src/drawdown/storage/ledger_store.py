@@ -25,26 +25,28 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, select, update
 
 from drawdown.domain import limits
-from drawdown.domain.balances import Balance, GrantState, summarize
+from drawdown.domain.balances import Balance, GrantState
 from drawdown.domain.grants import Grant
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.ledger import (
     EntryKind,
+    StoredLink,
     Transaction,
     TransactionDraft,
-    TxKind,
-    chain_hash,
     check_balanced,
+    hash_parts,
+    parts,
 )
 from drawdown.storage import rows
+from drawdown.storage.grant_cache import GrantCache
+from drawdown.storage.projections import Projector
 from drawdown.storage.schema import (
     account_balances,
     balance_checkpoints,
     grant_balances,
-    grants,
     ledger_entries,
     ledger_head,
     ledger_transactions,
@@ -62,8 +64,15 @@ CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the newest entry by an
 
 
 class LedgerStore:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, grant_cache: GrantCache | None = None) -> None:
         self.conn = conn
+        self.grant_cache = grant_cache or GrantCache()
+
+    def load_grants(self, grant_ids: Sequence[str]) -> dict[str, Grant]:
+        return self.grant_cache.load(self.conn, grant_ids)
+
+    def _own_states(self, account_id: str, unit: str) -> list[GrantState]:
+        return self.grant_states([account_id], unit)
 
     # -- writing -------------------------------------------------------------------------
 
@@ -76,6 +85,8 @@ class LedgerStore:
         assert len(drafts) <= limits.TRANSACTIONS_PER_BATCH_MAX
         seq, prev_hash = self.head()
         posted: list[Transaction] = []
+        tx_rows: list[dict[str, Any]] = []
+        entry_rows: list[dict[str, Any]] = []
         for draft, tx_id in drafts:
             check_balanced(draft.postings)
             seq += 1
@@ -85,131 +96,20 @@ class LedgerStore:
                 idempotency_key=draft.idempotency_key, fingerprint=draft.fingerprint,
                 links=dict(draft.links), data=dict(draft.data), prev_hash=prev_hash, hash="",
             )  # fmt: skip
-            tx = replace(tx, hash=chain_hash(prev_hash, tx))
-            prev_hash = tx.hash
-            posted.append(tx)
+            tx_parts = parts(tx)
+            digest = hash_parts(prev_hash, tx_parts)
+            tx_rows.append(rows.transaction_row(tx_parts, prev_hash, digest))
+            entry_rows.extend(rows.entry_rows(tx_parts))
+            posted.append(replace(tx, hash=digest))
+            prev_hash = digest
         if not posted:
             return posted
-        self.conn.execute(insert(ledger_transactions), [rows.transaction_row(tx) for tx in posted])
-        entries = [entry for tx in posted for entry in rows.entry_rows(tx)]
-        if entries:
-            self.conn.execute(insert(ledger_entries), entries)
+        self.conn.execute(insert(ledger_transactions), tx_rows)
+        if entry_rows:
+            self.conn.execute(insert(ledger_entries), entry_rows)
         self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
-        self._project(posted, recorded_at)
+        Projector(self.conn, self.load_grants, self._own_states, self._totals_as_of).apply(posted, recorded_at)
         return posted
-
-    def _project(self, posted: Sequence[Transaction], recorded_at: datetime) -> None:
-        grant_delta: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_GRANT_COLUMN.values(), 0))
-        account_delta: dict[tuple[str, str], dict[str, int]] = defaultdict(
-            lambda: {**{str(k): 0 for k in _ACCOUNT_KINDS}, "n": 0}
-        )
-        earliest: dict[tuple[str, str], int] = {}
-        owners: set[tuple[str, str]] = set()
-        for tx in posted:
-            effective = to_micros(tx.effective_at)
-            for p in tx.postings:
-                if p.grant_id is not None and p.kind in _GRANT_COLUMN:
-                    grant_delta[p.grant_id][_GRANT_COLUMN[p.kind]] += p.amount
-                key = (p.account_id, p.unit)
-                if p.kind in _ACCOUNT_KINDS:
-                    account_delta[key][str(p.kind)] += p.amount
-                account_delta[key]["n"] += 1
-                earliest[key] = min(earliest.get(key, effective), effective)
-                if p.kind is EntryKind.GRANT:
-                    owners.add(key)
-            if tx.kind is TxKind.VOID:
-                self.conn.execute(
-                    update(grant_balances)
-                    .where(grant_balances.c.grant_id == tx.links["grant_id"])
-                    .values(voided_at=effective)
-                )
-        if grant_delta:
-            self.conn.execute(
-                update(grant_balances)
-                .where(grant_balances.c.grant_id == bindparam("gid"))
-                .values(
-                    {col: getattr(grant_balances.c, col) + bindparam(f"d_{col}") for col in _GRANT_COLUMN.values()}
-                ),
-                [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()],
-            )
-        for (account_id, unit), delta in account_delta.items():
-            self._fold_account(account_id, unit, delta, earliest[(account_id, unit)])
-        now = to_micros(recorded_at)
-        for account_id, unit in sorted(owners | set(account_delta)):
-            self._refresh_cache(account_id, unit, recorded_at)
-            self._maybe_checkpoint(account_id, unit, now)
-
-    def _fold_account(self, account_id: str, unit: str, delta: dict[str, int], earliest: int) -> None:
-        t = account_balances.c
-        where = and_(t.account_id == account_id, t.unit == unit)
-        changed = self.conn.execute(
-            update(account_balances)
-            .where(where)
-            .values(
-                {
-                    **{str(k): getattr(t, str(k)) + delta[str(k)] for k in _ACCOUNT_KINDS},
-                    "entries_since_checkpoint": t.entries_since_checkpoint + delta["n"],
-                }
-            )
-        ).rowcount
-        if changed == 0:
-            self.conn.execute(
-                insert(account_balances).values(
-                    account_id=account_id, unit=unit, **{str(k): delta[str(k)] for k in _ACCOUNT_KINDS},
-                    available=0, pending=0, lapsed=0, computed_at=0, valid_until=0,
-                    entries_since_checkpoint=delta["n"],
-                )
-            )  # fmt: skip
-        # A back-dated entry invalidates every checkpoint at or after its instant.
-        c = balance_checkpoints.c
-        self.conn.execute(
-            delete(balance_checkpoints).where(c.account_id == account_id, c.unit == unit, c.as_of >= earliest)
-        )
-
-    def _refresh_cache(self, account_id: str, unit: str, at: datetime) -> None:
-        totals = self.kind_totals(account_id, unit)
-        balance = summarize(account_id, unit, at, self.grant_states([account_id], unit), totals)
-        lapsed = balance.expired_units - totals.get(EntryKind.EXPIRED, 0)
-        t = account_balances.c
-        self.conn.execute(
-            update(account_balances)
-            .where(t.account_id == account_id, t.unit == unit)
-            .values(
-                available=balance.available_units,
-                pending=balance.pending_units,
-                lapsed=lapsed,
-                computed_at=to_micros(at),
-                valid_until=None if balance.valid_until is None else to_micros(balance.valid_until),
-            )
-        )
-
-    def _maybe_checkpoint(self, account_id: str, unit: str, now: int) -> None:
-        t = account_balances.c
-        count = self.conn.execute(
-            select(t.entries_since_checkpoint).where(t.account_id == account_id, t.unit == unit)
-        ).scalar_one()
-        if count < limits.CHECKPOINT_EVERY_ENTRIES:
-            return
-        as_of = now - CHECKPOINT_LAG_MICROS
-        kinds, per_grant = self._totals_as_of(account_id, unit, as_of)
-        self.conn.execute(
-            delete(balance_checkpoints).where(
-                balance_checkpoints.c.account_id == account_id,
-                balance_checkpoints.c.unit == unit,
-                balance_checkpoints.c.as_of == as_of,
-            )
-        )
-        self.conn.execute(
-            insert(balance_checkpoints).values(
-                account_id=account_id, unit=unit, as_of=as_of,
-                totals=rows.dumps({"kinds": kinds, "grants": per_grant}),
-            )
-        )  # fmt: skip
-        self.conn.execute(
-            update(account_balances)
-            .where(t.account_id == account_id, t.unit == unit)
-            .values(entries_since_checkpoint=0)
-        )
 
     # -- reading -------------------------------------------------------------------------
 
@@ -240,6 +140,32 @@ class LedgerStore:
             .all()
         )
         return self._with_postings(found)
+
+    def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
+        """Stored transactions in chain order as undecoded primitives, for verification.
+
+        This is the one hot loop over the whole ledger, so it reads plain tuples straight
+        from the driver (the SQL is still built by SQLAlchemy for the connected dialect).
+        """
+        t, e = ledger_transactions.c, ledger_entries.c
+        low, high = after_seq, min(through_seq, after_seq + limit)
+        tx_columns = [getattr(t, name) for name in rows.LINK_TX_COLUMNS]
+        entry_columns = [getattr(e, name) for name in rows.LINK_ENTRY_COLUMNS]
+        txs = self._raw(select(*tx_columns).where(t.seq > low, t.seq <= high).order_by(t.seq))
+        legs: dict[int, list[Any]] = defaultdict(list)
+        for leg in self._raw(select(*entry_columns).where(e.tx_seq > low, e.tx_seq <= high).order_by(e.tx_seq, e.leg)):
+            legs[leg[0]].append(leg)
+        return [rows.link_from(tx, legs[tx[1]]) for tx in txs]
+
+    def _raw(self, statement: Select[Any]) -> list[tuple[Any, ...]]:
+        """Run a statement whose parameters are all integers and return the driver's tuples."""
+        sql = str(statement.compile(dialect=self.conn.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = self.conn.connection.cursor()
+        try:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def history(self, account_id: str, until: int | None, after_seq: int, limit: int) -> list[Transaction]:
         """Transactions touching an account (as owner or via its grants), oldest first."""
@@ -273,23 +199,21 @@ class LedgerStore:
         return [rows.transaction_from(r, tuple(legs[r["seq"]])) for r in tx_rows]
 
     def grant_states(self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False) -> list[GrantState]:
-        """Current state of the grants owned by ``owner_ids`` in ``unit``."""
+        """Current state of the grants owned by ``owner_ids`` in ``unit``, oldest first."""
         b = grant_balances.c
-        query = (
-            select(grants, b.remaining, b.used, b.held, b.expired.label("expired_units"), b.voided, b.voided_at)
-            .join(grant_balances, grant_balances.c.grant_id == grants.c.id)
-            .where(grants.c.account_id.in_(owner_ids), grants.c.unit == unit)
-            .order_by(grants.c.created_seq)
-        )
+        query = select(grant_balances).where(b.account_id.in_(owner_ids), b.unit == unit)
         if open_only:
             query = query.where(b.remaining > 0, b.voided_at.is_(None))
-        return [
+        found = self.conn.execute(query).all()
+        grants_by_id = self.load_grants([r.grant_id for r in found])
+        states = [
             GrantState(
-                rows.grant_from(r), r["remaining"], r["used"], r["held"], r["expired_units"], r["voided"],
-                r["voided_at"] is not None,
+                grants_by_id[r.grant_id], r.remaining, r.used, r.held, r.expired, r.voided, r.voided_at is not None
             )
-            for r in self.conn.execute(query).mappings()
-        ]  # fmt: skip
+            for r in found
+        ]
+        states.sort(key=lambda s: s.grant.created_seq)
+        return states
 
     def kind_totals(self, account_id: str, unit: str) -> dict[EntryKind, int]:
         t = account_balances.c
@@ -326,10 +250,7 @@ class LedgerStore:
         b = grant_balances.c
         voided_query = select(b.grant_id, b.voided_at).where(b.grant_id.in_(list(per_grant)), b.voided_at.is_not(None))
         voided_at = dict(self.conn.execute(voided_query).all())
-        found = {
-            r["id"]: rows.grant_from(r)
-            for r in self.conn.execute(select(grants).where(grants.c.id.in_(list(per_grant)))).mappings()
-        }
+        found = self.load_grants(list(per_grant))
         states = [
             GrantState(
                 found[gid], totals.get("grant", 0), totals.get("consumed", 0), totals.get("hold", 0),
@@ -406,10 +327,9 @@ class LedgerStore:
         ]
         if not ids:
             return []
-        found = self.conn.execute(
-            select(grants, b.remaining).join(grant_balances, b.grant_id == grants.c.id).where(grants.c.id.in_(ids))
-        ).mappings()
-        return [GrantState(rows.grant_from(r), r["remaining"]) for r in found]
+        remaining = dict(self.conn.execute(select(b.grant_id, b.remaining).where(b.grant_id.in_(ids))).all())
+        found = self.load_grants(ids)
+        return [GrantState(found[gid], remaining[gid]) for gid in ids]
 
     def iter_all(self, batch: int = 1000) -> Iterator[list[Transaction]]:
         after = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,12 +12,10 @@ from sqlalchemy import RowMapping
 from drawdown.domain.accounts import Account, Cap, CapPeriod, DrawdownPolicy
 from drawdown.domain.grants import Category, Grant, Scope, ScopeKind, Source
 from drawdown.domain.instants import from_micros, to_micros
-from drawdown.domain.ledger import EntryKind, Posting, Transaction, TxKind
+from drawdown.domain.ledger import EntryKind, Posting, StoredLink, Transaction, TxKind, TxParts, canonical_json
 from drawdown.domain.money import Unit, UnitKind
 
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+dumps = canonical_json  # every JSON column holds the canonical text the hash chain covers
 
 
 def unit_row(unit: Unit, created_at: int) -> dict[str, Any]:
@@ -115,40 +114,24 @@ def grant_from(row: RowMapping) -> Grant:
     )
 
 
-def transaction_row(tx: Transaction) -> dict[str, Any]:
+def transaction_row(tx_parts: TxParts, prev_hash: str, digest: str) -> dict[str, Any]:
+    """The stored row of a transaction, built from the very parts its hash covers."""
+    tx_id, seq, kind, effective, recorded, actor, reason, key, fingerprint, links, data, _ = tx_parts
     return {
-        "seq": tx.seq,
-        "id": tx.id,
-        "kind": str(tx.kind),
-        "idempotency_key": tx.idempotency_key,
-        "fingerprint": tx.fingerprint,
-        "effective_at": to_micros(tx.effective_at),
-        "recorded_at": to_micros(tx.recorded_at),
-        "actor": tx.actor,
-        "reason": tx.reason,
-        "links": dumps(tx.links),
-        "data": dumps(tx.data),
-        "prev_hash": tx.prev_hash,
-        "hash": tx.hash,
-    }
+        "seq": seq, "id": tx_id, "kind": kind, "idempotency_key": key, "fingerprint": fingerprint,
+        "effective_at": effective, "recorded_at": recorded, "actor": actor, "reason": reason,
+        "links": links, "data": data, "prev_hash": prev_hash, "hash": digest,
+    }  # fmt: skip
 
 
-def entry_rows(tx: Transaction) -> list[dict[str, Any]]:
-    effective = to_micros(tx.effective_at)
+_ENTRY_FIELDS = ("kind", "account_id", "unit", "amount", "grant_id", "owner_id", "detail")
+
+
+def entry_rows(tx_parts: TxParts) -> list[dict[str, Any]]:
+    seq, effective, legs = tx_parts[1], tx_parts[3], tx_parts[11]
     return [
-        {
-            "tx_seq": tx.seq,
-            "leg": leg,
-            "kind": str(p.kind),
-            "account_id": p.account_id,
-            "unit": p.unit,
-            "amount": p.amount,
-            "grant_id": p.grant_id,
-            "owner_id": p.owner_id,
-            "detail": None if p.detail is None else dumps(p.detail),
-            "effective_at": effective,
-        }
-        for leg, p in enumerate(tx.postings)
+        {"tx_seq": seq, "leg": leg, "effective_at": effective, **dict(zip(_ENTRY_FIELDS, values, strict=True))}
+        for leg, values in enumerate(legs)
     ]
 
 
@@ -182,3 +165,17 @@ def transaction_from(row: RowMapping, postings: tuple[Posting, ...]) -> Transact
         prev_hash=row["prev_hash"],
         hash=row["hash"],
     )
+
+
+# Column orders the verifier selects, matching the order of a transaction's parts.
+LINK_TX_COLUMNS = (
+    "id", "seq", "kind", "effective_at", "recorded_at", "actor", "reason", "idempotency_key", "fingerprint",
+    "links", "data", "prev_hash", "hash",
+)  # fmt: skip
+LINK_ENTRY_COLUMNS = ("tx_seq", *_ENTRY_FIELDS)
+
+
+def link_from(tx: Sequence[Any], legs: list[Sequence[Any]]) -> StoredLink:
+    """A stored transaction row and its entry rows (selected in the orders above) as the
+    verifier's primitives, undecoded."""
+    return StoredLink((*tx[:11], [list(leg[1:]) for leg in legs]), tx[11], tx[12])

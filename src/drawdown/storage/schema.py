@@ -154,6 +154,7 @@ account_balances = Table(
     Column("computed_at", BigInteger, nullable=False),
     Column("valid_until", BigInteger, nullable=True),
     Column("entries_since_checkpoint", Integer, nullable=False),
+    Column("checkpoint_at", BigInteger, nullable=True),
     PrimaryKeyConstraint("account_id", "unit"),
 )
 

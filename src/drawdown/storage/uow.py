@@ -18,6 +18,7 @@ from drawdown.domain.accounts import Account
 from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
+from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.schema import accounts, grants, ledger_head, units
 
@@ -88,9 +89,10 @@ class Grants:
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: Engine, *, write: bool) -> None:
+    def __init__(self, engine: Engine, *, write: bool, grant_cache: GrantCache | None = None) -> None:
         self.engine = engine
         self.write = write
+        self.grant_cache = grant_cache
 
     def __enter__(self) -> Self:
         self.conn = self.engine.connect()
@@ -99,7 +101,7 @@ class SqlUnitOfWork:
         if self.write and self.engine.dialect.name == "postgresql":
             # Serialise ledger writers: the head row is the chain's tip and the writer lock.
             self.conn.execute(select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update())
-        self.ledger = LedgerStore(self.conn)
+        self.ledger = LedgerStore(self.conn, self.grant_cache)
         self.units = Units(self.conn)
         self.accounts = Accounts(self.conn)
         self.grants = Grants(self.conn, self.ledger)

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("computed_at", sa.BigInteger(), nullable=False),
         sa.Column("valid_until", sa.BigInteger(), nullable=True),
         sa.Column("entries_since_checkpoint", sa.Integer(), nullable=False),
+        sa.Column("checkpoint_at", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("account_id", "unit"),
     )
     op.create_table(

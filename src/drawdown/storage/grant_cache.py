@@ -1,0 +1,44 @@
+"""A process-wide cache of grants by id.
+
+Grants are immutable once saved, so a cached grant can never be stale: the cache changes the
+cost of loading a grant, never its value. A grant cached from a transaction that later rolled
+back is harmless, because grants are only ever reached through projection rows, which rolled
+back with it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, select
+
+from drawdown.domain import limits
+from drawdown.domain.grants import Grant
+from drawdown.storage import rows
+from drawdown.storage.schema import grants
+
+
+class GrantCache:
+    def __init__(self, size_max: int = limits.GRANT_CACHE_ENTRIES_MAX) -> None:
+        self.size_max = size_max
+        self._grants: dict[str, Grant] = {}
+        self._lock = threading.Lock()
+
+    def load(self, conn: Connection, grant_ids: Iterable[str]) -> dict[str, Grant]:
+        """The grants with these ids (those that exist), from memory or one query."""
+        wanted = set(grant_ids)
+        found = {gid: g for gid in wanted if (g := self._grants.get(gid)) is not None}
+        missing = wanted - found.keys()
+        if missing:
+            for row in conn.execute(select(grants).where(grants.c.id.in_(sorted(missing)))).mappings():
+                found[row["id"]] = rows.grant_from(row)
+            self._remember(found.values())
+        return found
+
+    def _remember(self, loaded: Iterable[Grant]) -> None:
+        with self._lock:
+            if len(self._grants) > self.size_max:
+                self._grants.clear()  # crude but bounded; a reload costs one query
+            for grant in loaded:
+                self._grants[grant.id] = grant
