@@ -65,11 +65,7 @@ def test_balances_match_a_full_replay_and_value_is_conserved(
     names = {"p": parent, "c": child}
     issued: list[str] = []
     start = clock.now()
-    for op in script:
-        try:
-            _apply(book, clock, names, issued, op)
-        except DrawdownError as error:
-            assert error.code in {"grant_already_voided", "insufficient_credit"}, error  # noqa: PT017
+    _run_script(book, clock, names, issued, script)
     engine = book.engine
     assert unbalanced_transactions(engine) == []
     now = clock.now()
@@ -78,6 +74,19 @@ def test_balances_match_a_full_replay_and_value_is_conserved(
         for hours in probes:
             _check(book, account, start + timedelta(hours=hours), current=False)
     assert book.verify().ok
+
+
+def _run_script(
+    book: Book, clock: FixedClock, names: dict[str, str], issued: list[str], script: list[tuple[object, ...]]
+) -> None:
+    """Apply every operation; the only refusals a valid script may meet are the expected ones."""
+    refusals = []
+    for op in script:
+        try:
+            _apply(book, clock, names, issued, op)
+        except DrawdownError as error:
+            refusals.append(error.code)
+    assert set(refusals) <= {"grant_already_voided", "insufficient_credit"}
 
 
 def _apply(book: Book, clock: FixedClock, names: dict[str, str], issued: list[str], op: tuple[object, ...]) -> None:
@@ -124,3 +133,65 @@ def _check(book: Book, account: str, at: datetime, *, current: bool) -> None:
             balance.available_units + balance.pending_units + balance.expired_units
             + balance.voided_units + balance.reserved_units + used_from_own_grants
         )  # fmt: skip
+
+
+def _never_drawn_outside_its_life(book: Book) -> list[tuple[object, ...]]:
+    """Consumed legs whose grant was not effective, was expired, or was voided at the charge."""
+    from sqlalchemy import text
+
+    with book.engine.connect() as conn:
+        return list(
+            conn.execute(
+                text(
+                    "SELECT e.tx_seq, e.grant_id FROM ledger_entries e JOIN grants g ON g.id = e.grant_id "
+                    "JOIN grant_balances b ON b.grant_id = g.id WHERE e.kind = 'consumed' AND ("
+                    "e.effective_at < g.effective_at OR (g.expires_at IS NOT NULL AND e.effective_at >= g.expires_at) "
+                    "OR (b.voided_at IS NOT NULL AND e.effective_at >= b.voided_at))"
+                )
+            )
+        )
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops)
+def test_no_grant_is_ever_drawn_before_effective_at_after_expiry_or_after_a_void(
+    book: Book, clock: FixedClock, script: list[tuple[object, ...]]
+) -> None:
+    run = next(_run)
+    names = {"p": f"p{run}", "c": f"c{run}"}
+    book.create_account(names["p"], currency="USD")
+    book.create_account(names["c"], currency="USD", parent=names["p"])
+    issued: list[str] = []
+    _run_script(book, clock, names, issued, script)
+    assert _never_drawn_outside_its_life(book) == []
+    for grant_id in issued:
+        states = [v.state for name in names.values() for v in book.grants(name) if v.state.grant.id == grant_id]
+        assert all(s.remaining_units >= 0 for s in states)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 50), st.integers(1, 100), st.sampled_from([None, 24, 72])), min_size=1, max_size=6
+    ),
+    st.integers(1, 200),
+    st.integers(1, 200),
+)
+def test_charging_a_then_b_leaves_the_same_balances_as_charging_a_plus_b(
+    book: Book, clock: FixedClock, grants: list[tuple[int, int, int | None]], a: int, b: int
+) -> None:
+    run = next(_run)
+    split, whole = f"split{run}", f"whole{run}"
+    for account in (split, whole):
+        book.create_account(account, currency="USD")
+        for amount, priority, hours in grants:
+            expires = None if hours is None else clock.now() + timedelta(hours=hours)
+            book.issue_grant(account, str(amount), "USD", priority=priority, expires_at=expires, reason_code="t")
+    book.charge(split, str(a), "USD", allow_partial=True)
+    book.charge(split, str(b), "USD", allow_partial=True)
+    book.charge(whole, str(a + b), "USD", allow_partial=True)
+    left = {(v.state.grant.amount_units, v.state.grant.priority, v.state.remaining_units) for v in book.grants(split)}
+    right = {(v.state.grant.amount_units, v.state.grant.priority, v.state.remaining_units) for v in book.grants(whole)}
+    assert sorted(left) == sorted(right)
+    one, other = book.balance(split), book.balance(whole)
+    assert (one.available_units, one.consumed_units) == (other.available_units, other.consumed_units)
