@@ -162,7 +162,7 @@ class Grant:
 
     @property
     def promotional(self) -> bool:
-        return self.cost_basis == 0
+        return not self.cost_basis
 
     def active_at(self, instant: datetime) -> bool:
         """Inside ``[effective_at, expires_at)``."""

@@ -11,12 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from drawdown.domain import limits
 from drawdown.domain.grants import Grant
 from drawdown.storage import rows
-from drawdown.storage.schema import grants
+from drawdown.storage.statements import GRANTS_BY_IDS
 
 
 class GrantCache:
@@ -31,7 +31,7 @@ class GrantCache:
         found = {gid: g for gid in wanted if (g := self._grants.get(gid)) is not None}
         missing = wanted - found.keys()
         if missing:
-            for row in conn.execute(select(grants).where(grants.c.id.in_(sorted(missing)))).mappings():
+            for row in conn.execute(GRANTS_BY_IDS, {"ids": sorted(missing)}).mappings():
                 found[row["id"]] = rows.grant_from(row)
             self._remember(found.values())
         return found

@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, select
 
 from drawdown.domain import limits
 from drawdown.domain.balances import Balance, GrantState
@@ -41,6 +41,7 @@ from drawdown.domain.ledger import (
     parts,
 )
 from drawdown.storage import rows
+from drawdown.storage import statements as sql
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.projections import Projector
 from drawdown.storage.schema import (
@@ -48,7 +49,6 @@ from drawdown.storage.schema import (
     balance_checkpoints,
     grant_balances,
     ledger_entries,
-    ledger_head,
     ledger_transactions,
 )
 
@@ -77,7 +77,7 @@ class LedgerStore:
     # -- writing -------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
-        row = self.conn.execute(select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)).one()
+        row = self.conn.execute(sql.HEAD).one()
         return row.seq, row.hash
 
     def post_many(self, drafts: Sequence[tuple[TransactionDraft, str]], recorded_at: datetime) -> list[Transaction]:
@@ -104,27 +104,21 @@ class LedgerStore:
             prev_hash = digest
         if not posted:
             return posted
-        self.conn.execute(insert(ledger_transactions), tx_rows)
+        self.conn.execute(sql.INSERT_TRANSACTIONS, tx_rows)
         if entry_rows:
-            self.conn.execute(insert(ledger_entries), entry_rows)
-        self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
+            self.conn.execute(sql.INSERT_ENTRIES, entry_rows)
+        self.conn.execute(sql.MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         Projector(self.conn, self.load_grants, self._own_states, self._totals_as_of).apply(posted, recorded_at)
         return posted
 
     # -- reading -------------------------------------------------------------------------
 
     def find_by_key(self, idempotency_key: str) -> Transaction | None:
-        row = (
-            self.conn.execute(
-                select(ledger_transactions).where(ledger_transactions.c.idempotency_key == idempotency_key)
-            )
-            .mappings()
-            .first()
-        )
+        row = self.conn.execute(sql.TRANSACTION_BY_KEY, {"key": idempotency_key}).mappings().first()
         return None if row is None else self._with_postings([row])[0]
 
     def get(self, tx_id: str) -> Transaction | None:
-        row = self.conn.execute(select(ledger_transactions).where(ledger_transactions.c.id == tx_id)).mappings().first()
+        row = self.conn.execute(sql.TRANSACTION_BY_ID, {"tx_id": tx_id}).mappings().first()
         return None if row is None else self._with_postings([row])[0]
 
     def scan(self, after_seq: int, limit: int) -> list[Transaction]:
@@ -190,27 +184,19 @@ class LedgerStore:
             return []
         seqs = [r["seq"] for r in tx_rows]
         legs: dict[int, list[Any]] = defaultdict(list)
-        for row in self.conn.execute(
-            select(ledger_entries)
-            .where(ledger_entries.c.tx_seq.in_(seqs))
-            .order_by(ledger_entries.c.tx_seq, ledger_entries.c.leg)
-        ).mappings():
+        for row in self.conn.execute(sql.ENTRIES_OF, {"seqs": seqs}).mappings():
             legs[row["tx_seq"]].append(rows.posting_from(row))
         return [rows.transaction_from(r, tuple(legs[r["seq"]])) for r in tx_rows]
 
     def grant_states(self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False) -> list[GrantState]:
         """Current state of the grants owned by ``owner_ids`` in ``unit``, oldest first."""
-        b = grant_balances.c
-        query = select(grant_balances).where(b.account_id.in_(owner_ids), b.unit == unit)
-        if open_only:
-            query = query.where(b.remaining > 0, b.voided_at.is_(None))
-        found = self.conn.execute(query).all()
-        grants_by_id = self.load_grants([r.grant_id for r in found])
+        query = sql.OPEN_GRANT_STATES if open_only else sql.GRANT_STATES
+        found = [tuple(row) for row in self.conn.execute(query, {"owners": list(owner_ids), "unit": unit})]
+        grants_by_id = self.load_grants([row[0] for row in found])
+        # Positional: rows come in statements.GRANT_STATE_COLUMNS order, and this runs per charge.
         states = [
-            GrantState(
-                grants_by_id[r.grant_id], r.remaining, r.used, r.held, r.expired, r.voided, r.voided_at is not None
-            )
-            for r in found
+            GrantState(grants_by_id[gid], remaining, used, held, expired, voided, voided_at is not None)
+            for gid, remaining, used, held, expired, voided, voided_at in found
         ]
         states.sort(key=lambda s: s.grant.created_seq)
         return states

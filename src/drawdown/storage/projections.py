@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from drawdown.domain import limits
 from drawdown.domain.balances import GrantState, summarize
@@ -28,7 +28,8 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind, Transaction, TxKind
 from drawdown.storage import rows
-from drawdown.storage.schema import account_balances, balance_checkpoints, grant_balances
+from drawdown.storage import statements as sql
+from drawdown.storage.schema import account_balances, balance_checkpoints
 
 GRANT_COLUMN = {
     EntryKind.GRANT: "remaining",
@@ -85,29 +86,19 @@ class Projector:
                     if tx.kind is TxKind.GRANT_ISSUED:
                         change.new_grants.append(p.grant_id)
             if tx.kind is TxKind.VOID:
-                self.conn.execute(
-                    update(grant_balances)
-                    .where(grant_balances.c.grant_id == tx.links["grant_id"])
-                    .values(voided_at=effective)
-                )
+                self.conn.execute(sql.MARK_VOIDED, {"gid": tx.links["grant_id"], "at": effective})
         if grant_delta:
             self._fold_grants(grant_delta)
         for (account_id, unit), change in sorted(changes.items()):
             self._fold_account(account_id, unit, change, recorded_at)
 
     def _fold_grants(self, grant_delta: Mapping[str, Mapping[str, int]]) -> None:
-        b = grant_balances.c
         self.conn.execute(
-            update(grant_balances)
-            .where(b.grant_id == bindparam("gid"))
-            .values({col: getattr(b, col) + bindparam(f"d_{col}") for col in GRANT_COLUMN.values()}),
-            [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()],
+            sql.FOLD_GRANTS, [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()]
         )
 
     def _fold_account(self, account_id: str, unit: str, change: _AccountChange, recorded_at: datetime) -> None:
-        t = account_balances.c
-        key = (t.account_id == account_id) & (t.unit == unit)
-        found = self.conn.execute(select(account_balances).where(key)).mappings().first()
+        found = self.conn.execute(sql.ACCOUNT_BALANCE, {"account_id": account_id, "unit": unit}).mappings().first()
         row: dict[str, Any] = dict(found) if found is not None else _empty_row(account_id, unit)
         now = to_micros(recorded_at)
         for kind, amount in change.kinds.items():
@@ -123,9 +114,10 @@ class Projector:
         if row["checkpoint_at"] is not None and change.earliest <= row["checkpoint_at"]:
             row["checkpoint_at"] = self._drop_checkpoints(account_id, unit, change.earliest)
         if found is None:
-            self.conn.execute(insert(account_balances).values(row))
+            self.conn.execute(sql.INSERT_ACCOUNT_BALANCE, row)
         else:
-            self.conn.execute(update(account_balances).where(key).values(row))
+            values = {f"v_{name}": row[name] for name in sql.ACCOUNT_BALANCE_COLUMNS}
+            self.conn.execute(sql.WRITE_ACCOUNT_BALANCE, {"key_account": account_id, "key_unit": unit, **values})
         if row["entries_since_checkpoint"] >= limits.CHECKPOINT_EVERY_ENTRIES:
             self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
 

@@ -18,9 +18,10 @@ from drawdown.domain.accounts import Account
 from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
+from drawdown.storage import statements as sql
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.ledger_store import LedgerStore
-from drawdown.storage.schema import accounts, grants, ledger_head, units
+from drawdown.storage.schema import accounts, grants, units
 
 
 class Units:
@@ -46,7 +47,7 @@ class Accounts:
         self.conn = conn
 
     def get(self, account_id: str) -> Account | None:
-        row = self.conn.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
+        row = self.conn.execute(sql.ACCOUNT_BY_ID, {"account_id": account_id}).mappings().first()
         return None if row is None else rows.account_from(row)
 
     def add(self, account: Account) -> None:
@@ -100,7 +101,7 @@ class SqlUnitOfWork:
         self._tx = self.conn.begin()
         if self.write and self.engine.dialect.name == "postgresql":
             # Serialise ledger writers: the head row is the chain's tip and the writer lock.
-            self.conn.execute(select(ledger_head.c.seq).where(ledger_head.c.id == 1).with_for_update())
+            self.conn.execute(sql.LOCK_HEAD)
         self.ledger = LedgerStore(self.conn, self.grant_cache)
         self.units = Units(self.conn)
         self.accounts = Accounts(self.conn)
