@@ -57,7 +57,14 @@ _GRANT_COLUMN = {
     EntryKind.EXPIRED: "expired",
     EntryKind.VOIDED: "voided",
 }
-_ACCOUNT_KINDS = (EntryKind.ISSUED, EntryKind.HOLD, EntryKind.CONSUMED, EntryKind.EXPIRED, EntryKind.VOIDED)
+_ACCOUNT_KINDS = (
+    EntryKind.ISSUED,
+    EntryKind.HOLD,
+    EntryKind.CONSUMED,
+    EntryKind.EXPIRED,
+    EntryKind.VOIDED,
+    EntryKind.OVERDRAFT,
+)
 CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the newest entry by an hour
 
 
@@ -315,6 +322,7 @@ class LedgerStore:
             expired_units=row["expired"] + row["lapsed"], voided_units=row["voided"],
             pending_units=row["pending"], issued_units=-row["issued"],
             valid_until=None if row["valid_until"] is None else from_micros(row["valid_until"]),
+            overdraft_units=-row["overdraft"],
         )  # fmt: skip
 
     def states_as_of(
