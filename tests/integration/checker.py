@@ -8,7 +8,8 @@ movement relies on it) — and returns every violation it finds as a sentence:
 - per account and unit, each projected total equals the sum of its entries (balance = sum
   of entries), and each grant's projected remainder equals the sum of its entries;
 - per account: issued = grant remainders + held + consumed + expired + voided + overdraft;
-- no grant remainder is negative and no account owes more than its overdraft limit (floor);
+- no grant remainder is negative and no account owes more than its overdraft limit (floor),
+  nor has a positive overdraft (credit paid back twice);
 - the held total equals the sum of the account's open holds.
 """
 
@@ -70,6 +71,8 @@ def check(engine: Engine, overdraft_limits: Mapping[tuple[str, str], int] | None
             rest = remaining[key] + sum(row[k] for k in KINDS if k != "issued")
             if -row["issued"] != rest:
                 problems.append(f"{key} is not conserved: issued {-row['issued']} but the parts sum to {rest}")
+            if row["overdraft"] > 0:
+                problems.append(f"{key} has a positive overdraft {row['overdraft']}: credit it cannot use")
             if -row["overdraft"] > limits.get(key, 0):
                 problems.append(f"{key} owes {-row['overdraft']}, beyond its overdraft limit {limits.get(key, 0)}")
             if row["hold"] != held.get(key, 0):

@@ -224,3 +224,14 @@ def test_a_hold_ttl_outside_its_bounds_is_refused(book: Book, ttl: object) -> No
     book.issue_grant("acme", "10", "CREDIT", reason_code="welcome")
     with pytest.raises(InvalidField):
         book.reserve("acme", "api_call", "1", ttl_seconds=ttl)  # type: ignore[arg-type]
+
+
+def test_a_grant_issued_while_overdraft_is_held_settles_only_what_was_consumed(book: Book) -> None:
+    setup(book, overdraft="3")
+    hold = book.reserve("acme", "api_call", "4")  # 2 credits, all lent
+    book.issue_grant("acme", "5", "CREDIT", reason_code="top-up")  # nothing consumed yet: nothing settled
+    assert (available(book), book.balance("acme", "CREDIT").overdraft_units) == (5000, 2000)
+    book.release(hold.id)  # the loan is paid back by the release itself
+    b = book.balance("acme", "CREDIT")
+    assert (b.available_units, b.overdraft_units) == (5000, 0)
+    conserved(book)

@@ -12,8 +12,10 @@ A hold resolves exactly once, by one transaction built here:
 - **release** returns everything; an **expiry** (TTL reached) is a release.
 
 Returned credit goes back where it came from: to its grant, or to ``overdraft:`` (paying
-the loan back) — unless the grant was voided or has expired meanwhile, in which case it
-goes straight into ``voided:``/``expired:`` so it never reappears as available.
+the loan back; a grant issued while the hold is open settles only the overdraft that is
+not held, so the returned part is always still owed) — unless the grant was voided or has
+expired meanwhile, in which case it goes straight into ``voided:``/``expired:`` so it never
+reappears as available.
 Invariant: ``captured + released == held``.
 """
 
@@ -56,6 +58,7 @@ class Hold:
     captured_units: int = 0
     released_units: int = 0
     resolved_at: datetime | None = None
+    overdraft_units: int = 0  # the part of amount_units lent by the overdraft (the last leg)
 
     def expired_at(self, now: datetime) -> bool:
         """An open hold is expired from its ``expires_at`` on (periods are half-open)."""

@@ -36,6 +36,8 @@ from drawdown.domain.errors import (
 from drawdown.domain.instants import require_aware, to_micros
 
 PropertyValue = str | int | bool
+_PROPERTY_TYPES = (str, int, bool)
+_PROPERTY_INT_MAX = 10**15
 _QUANTUM = Decimal(1).scaleb(-limits.QUANTITY_SCALE)
 
 
@@ -52,11 +54,22 @@ class Event:
     def quantity(self) -> Decimal:
         return Decimal(self.quantity_micros).scaleb(-limits.QUANTITY_SCALE)
 
-    def fingerprint(self) -> str:
-        """A digest of the content: the same key with another fingerprint is a conflict."""
-        content = [self.account_id, self.event_type, to_micros(self.event_at), self.quantity_micros, self.properties]
-        text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(text.encode("ascii")).hexdigest()[:32]
+    def fingerprint(self, properties_json: str | None = None) -> str:
+        """A digest of the content: the same key with another fingerprint is a conflict.
+
+        ``properties_json`` is :func:`canonical_properties` of the properties, when the
+        caller has it already (ingest computes it once, for this and for storage).
+        """
+        props = canonical_properties(self.properties) if properties_json is None else properties_json
+        text = (
+            f"{self.account_id}\x1f{self.event_type}\x1f{to_micros(self.event_at)}\x1f{self.quantity_micros}\x1f{props}"
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def canonical_properties(properties: Mapping[str, PropertyValue]) -> str:
+    """Properties as canonical JSON text (sorted keys, no spaces, ASCII)."""
+    return json.dumps(properties, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +136,7 @@ def parse_properties(raw: Mapping[str, Any]) -> dict[str, PropertyValue]:
     value = raw.get("properties")
     if value is None:
         return {}
-    if not isinstance(value, Mapping) or len(value) > limits.EVENT_PROPERTIES_MAX:
+    if not (type(value) is dict or isinstance(value, Mapping)) or len(value) > limits.EVENT_PROPERTIES_MAX:
         raise InvalidProperties(
             f"properties must be an object of at most {limits.EVENT_PROPERTIES_MAX} entries", field="properties"
         )
@@ -135,7 +148,7 @@ def parse_properties(raw: Mapping[str, Any]) -> dict[str, PropertyValue]:
             raise FloatNotAllowed(f"property {key} is a float; send a decimal string", field="properties")
         if isinstance(item, str) and len(item) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX:
             raise InvalidProperties(f"property {key} is longer than 200 characters", field="properties")
-        if not isinstance(item, str | int | bool) or (isinstance(item, int) and abs(item) > 10**15):
+        if not isinstance(item, _PROPERTY_TYPES) or (isinstance(item, int) and abs(item) > _PROPERTY_INT_MAX):
             raise InvalidProperties(
                 f"property {key} must be a short string, an integer or a boolean", field="properties"
             )

@@ -22,7 +22,7 @@ from drawdown.domain.errors import InvalidField, RateCardNotFound
 from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind
-from drawdown.domain.money import Money, Unit, UnitKind, parse_amount
+from drawdown.domain.money import Money, Unit, UnitKind, parse_amount, parse_decimal
 from drawdown.domain.rates import RateCard, check_rates, cost_units
 from drawdown.domain.usage import parse_quantity
 from drawdown.services.charges import plan
@@ -120,7 +120,7 @@ def configure_account(
 
 def _limit(uow: UnitOfWork, code: str, value: object) -> int:
     unit = unit_of(uow, code)
-    if value in (0, "0"):
+    if parse_decimal(value, field="overdraft_limit") == 0:
         return 0
     return parse_amount(value, unit, field="overdraft_limit")
 

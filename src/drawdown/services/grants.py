@@ -91,10 +91,15 @@ def issue_grant(deps: Deps, request: GrantRequest, *, actor: str, idempotency_ke
 
 
 def _owed(uow: UnitOfWork, grant: Grant, now: datetime) -> int:
-    """What the account owes its overdraft, if this grant can settle it now (active now)."""
+    """What the account owes its overdraft for consumed credit, if this grant is active now.
+
+    Overdraft still held by open holds is not settled: a release gives it back to the
+    overdraft, and settling it as well would leave the account owed credit it cannot use.
+    """
     if not grant.active_at(now):
         return 0
-    return -uow.ledger.kind_totals(grant.account_id, grant.unit).get(EntryKind.OVERDRAFT, 0)
+    owed = -uow.ledger.kind_totals(grant.account_id, grant.unit).get(EntryKind.OVERDRAFT, 0)
+    return owed - uow.holds.open_units(grant.account_id, grant.unit, overdraft_only=True)
 
 
 def _validated(uow: UnitOfWork, r: GrantRequest, now: datetime, issuer: str, seq: int, grant_id: str) -> Grant:

@@ -7,6 +7,7 @@ on the answer are atomic on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -91,6 +92,7 @@ def reserve(
         hold = Hold(
             hold_id, payer.id, price.unit.code, price.feature, price.quantity, price.rate, verdict.holdable_units,
             price.cost_units, HoldStatus.OPEN, now, now + timedelta(seconds=ttl), tx.id,
+            overdraft_units=verdict.overdraft_units,
         )  # fmt: skip
         uow.holds.add(hold)
     return hold
@@ -199,11 +201,9 @@ def _settle(
         data={"captured_units": captured, "released_units": released, "status": str(status)},
     )  # fmt: skip
     tx = uow.ledger.post_many([(draft, tx_id)], now)[0]
-    resolved = Hold(
-        hold.id, hold.account_id, hold.unit, hold.feature, hold.quantity, hold.rate, hold.amount_units,
-        hold.requested_units, status, hold.created_at, hold.expires_at, hold.hold_tx_id, tx.id, captured, released,
-        now,
-    )  # fmt: skip
+    resolved = replace(
+        hold, status=status, resolution_tx_id=tx.id, captured_units=captured, released_units=released, resolved_at=now
+    )
     uow.holds.resolve(resolved)
     return resolved
 

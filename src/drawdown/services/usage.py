@@ -32,7 +32,7 @@ from drawdown.domain.errors import (
 from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import Period, calendar_period, to_micros, zone
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind
-from drawdown.domain.usage import Event, Meter, Window, aggregate, meter_of, parse_event
+from drawdown.domain.usage import Event, Meter, Window, aggregate, canonical_properties, meter_of, parse_event
 from drawdown.services.charges import plan
 from drawdown.services.common import account_of, instant
 from drawdown.services.enforcement import overdraft_headroom, price
@@ -132,20 +132,21 @@ def ingest(deps: Deps, events: Sequence[Mapping[str, Any]]) -> IngestReport:
         accounts = uow.accounts.existing(sorted({e.account_id for _, e in parsed}))
         types = uow.meters.event_types()
         stored = uow.events.fingerprints([e.key for _, e in parsed])
-        accepted: list[tuple[Event, str]] = []
+        accepted: list[tuple[Event, str, str]] = []
         for index, event in parsed:
-            verdict, digest = _judge(index, event, accounts, types, stored)
+            properties = canonical_properties(event.properties)
+            verdict, digest = _judge(index, event, properties, accounts, types, stored)
             if verdict is None:
                 verdict = EventResult(index, event.key, "accepted")
                 stored[event.key] = digest  # a later copy in this batch is a duplicate
-                accepted.append((event, digest))
+                accepted.append((event, digest, properties))
             results[index] = verdict
         uow.events.add_many(accepted, to_micros(now))
     return IngestReport(tuple(r for r in results if r is not None))
 
 
 def _judge(
-    index: int, event: Event, accounts: set[str], types: set[str], stored: Mapping[str, str]
+    index: int, event: Event, properties: str, accounts: set[str], types: set[str], stored: Mapping[str, str]
 ) -> tuple[EventResult | None, str]:
     """``None`` for an event to accept, else its duplicate or rejected result."""
     if event.account_id not in accounts:
@@ -158,7 +159,7 @@ def _judge(
             f"no meter counts events of type {event.event_type!r}; define a meter for it first", field="type"
         )
         return _rejected(index, {"key": event.key}, error), ""
-    digest = event.fingerprint()
+    digest = event.fingerprint(properties)
     prior = stored.get(event.key)
     if prior is None:
         return None, digest

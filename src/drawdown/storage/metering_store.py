@@ -147,14 +147,13 @@ class Events:
             found.update((key, digest) for key, digest in self.conn.execute(query))
         return found
 
-    def add_many(self, events: Sequence[tuple[Event, str]], recorded_at: int) -> None:
-        """Insert ``(event, fingerprint)`` pairs in key order (index-friendly), in one statement."""
+    def add_many(self, events: Sequence[tuple[Event, str, str]], recorded_at: int) -> None:
+        """Insert ``(event, fingerprint, properties JSON)`` in key order (index-friendly), in one statement."""
         if not events:
             return
         rows = [
-            (e.key, e.account_id, e.event_type, to_micros(e.event_at), e.quantity_micros, dumps(e.properties), fp,
-             recorded_at, 0)
-            for e, fp in sorted(events, key=lambda pair: pair[0].key)
+            (e.key, e.account_id, e.event_type, to_micros(e.event_at), e.quantity_micros, props, fp, recorded_at, 0)
+            for e, fp, props in sorted(events, key=lambda triple: triple[0].key)
         ]  # fmt: skip
         columns = [c.name for c in usage_events.columns]
         raw = self.conn.connection.driver_connection
@@ -262,9 +261,11 @@ class Holds:
         )
         return [_hold_from(r) for r in self.conn.execute(query).mappings()]
 
-    def open_units(self, account_id: str, unit: str) -> int:
+    def open_units(self, account_id: str, unit: str, *, overdraft_only: bool = False) -> int:
+        """What the account's open holds hold in ``unit`` (only their overdraft parts if asked)."""
         t = holds.c
-        query = select(func.coalesce(func.sum(t.amount_units), 0)).where(
+        column = t.overdraft_units if overdraft_only else t.amount_units
+        query = select(func.coalesce(func.sum(column), 0)).where(
             t.account_id == account_id, t.unit == unit, t.status == str(HoldStatus.OPEN)
         )
         return int(self.conn.execute(query).scalar_one())
@@ -274,7 +275,7 @@ def _hold_row(hold: Hold) -> dict[str, Any]:
     return {
         "id": hold.id, "account_id": hold.account_id, "unit": hold.unit, "feature": hold.feature,
         "quantity": str(hold.quantity), "rate": str(hold.rate), "amount_units": hold.amount_units,
-        "requested_units": hold.requested_units, "status": str(hold.status),
+        "requested_units": hold.requested_units, "overdraft_units": hold.overdraft_units, "status": str(hold.status),
         "created_at": to_micros(hold.created_at), "expires_at": to_micros(hold.expires_at),
         "hold_tx_id": hold.hold_tx_id, "resolution_tx_id": hold.resolution_tx_id,
         "captured_units": hold.captured_units, "released_units": hold.released_units,
@@ -286,7 +287,8 @@ def _hold_from(row: Any) -> Hold:
     return Hold(
         id=row["id"], account_id=row["account_id"], unit=row["unit"], feature=row["feature"],
         quantity=Decimal(row["quantity"]), rate=Decimal(row["rate"]), amount_units=row["amount_units"],
-        requested_units=row["requested_units"], status=HoldStatus(row["status"]),
+        requested_units=row["requested_units"], overdraft_units=row["overdraft_units"],
+        status=HoldStatus(row["status"]),
         created_at=from_micros(row["created_at"]), expires_at=from_micros(row["expires_at"]),
         hold_tx_id=row["hold_tx_id"], resolution_tx_id=row["resolution_tx_id"],
         captured_units=row["captured_units"], released_units=row["released_units"],

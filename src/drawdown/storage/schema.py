@@ -238,6 +238,7 @@ holds = Table(
     Column("rate", String(48), nullable=False),
     Column("amount_units", BigInteger, nullable=False),
     Column("requested_units", BigInteger, nullable=False),
+    Column("overdraft_units", BigInteger, nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("rate", sa.String(length=48), nullable=False),
         sa.Column("amount_units", sa.BigInteger(), nullable=False),
         sa.Column("requested_units", sa.BigInteger(), nullable=False),
+        sa.Column("overdraft_units", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.BigInteger(), nullable=False),
