@@ -134,11 +134,19 @@ def kill_switch(uow: UnitOfWork) -> bool:
     return uow.settings.get(KILL_SWITCH) == "on"
 
 
-def price(uow: UnitOfWork, payer: Account, feature: object, quantity: object, at: datetime) -> Price:
+def price(
+    uow: UnitOfWork,
+    payer: Account,
+    feature: object,
+    quantity: object,
+    at: datetime,
+    settings: AccountEnforcement | None = None,
+) -> Price:
     """The cost of ``quantity`` of ``feature`` on the account's pinned rate card at ``at``."""
     name = require_id(feature, field="feature")
-    amount = Decimal(parse_quantity(quantity)).scaleb(-limits.QUANTITY_SCALE)
-    settings = uow.settings.enforcement(payer.id)
+    exact = Decimal(parse_quantity(quantity)).scaleb(-limits.QUANTITY_SCALE)
+    amount = Decimal(format(exact.normalize(), "f"))  # '4', not '4.000000', in holds and logs
+    settings = settings or uow.settings.enforcement(payer.id)
     if settings.rate_card_id is None:
         raise RateCardNotFound(f"account {payer.id} is not pinned to a rate card; pin one first", field="account")
     card = uow.rate_cards.get(settings.rate_card_id, settings.rate_card_version, at)
@@ -158,8 +166,8 @@ def overdraft_headroom(uow: UnitOfWork, settings: AccountEnforcement, unit: str)
 
 def assess(uow: UnitOfWork, payer: Account, feature: object, quantity: object, at: datetime) -> Assessment:
     """Price the request, plan its drawdown and decide, without writing anything."""
-    cost = price(uow, payer, feature, quantity, at)
     settings = uow.settings.enforcement(payer.id)
+    cost = price(uow, payer, feature, quantity, at, settings)
     headroom = overdraft_headroom(uow, settings, cost.unit.code)
     drawn = None
     covered = 0

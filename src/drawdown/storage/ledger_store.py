@@ -139,17 +139,24 @@ class LedgerStore:
                 ),
                 [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()],
             )
-        for (account_id, unit), delta in account_delta.items():
-            self._fold_account(account_id, unit, delta, earliest[(account_id, unit)])
+        folded = {
+            (account_id, unit): self._fold_account(account_id, unit, delta, earliest[(account_id, unit)])
+            for (account_id, unit), delta in account_delta.items()
+        }
         now = to_micros(recorded_at)
-        for account_id, unit in sorted(owners | set(account_delta)):
-            self._refresh_cache(account_id, unit, recorded_at)
-            self._maybe_checkpoint(account_id, unit, now)
+        assert owners <= set(account_delta), "grant legs are on their owner's account"
+        for account_id, unit in sorted(account_delta):
+            totals, entries_since_checkpoint = folded[(account_id, unit)]
+            self._refresh_cache(account_id, unit, recorded_at, totals)
+            self._maybe_checkpoint(account_id, unit, now, entries_since_checkpoint)
 
-    def _fold_account(self, account_id: str, unit: str, delta: dict[str, int], earliest: int) -> None:
+    def _fold_account(
+        self, account_id: str, unit: str, delta: dict[str, int], earliest: int
+    ) -> tuple[dict[EntryKind, int], int]:
+        """Add ``delta`` to the account's totals; return the new totals and entries since a checkpoint."""
         t = account_balances.c
         where = and_(t.account_id == account_id, t.unit == unit)
-        changed = self.conn.execute(
+        row = self.conn.execute(
             update(account_balances)
             .where(where)
             .values(
@@ -158,8 +165,14 @@ class LedgerStore:
                     "entries_since_checkpoint": t.entries_since_checkpoint + delta["n"],
                 }
             )
-        ).rowcount
-        if changed == 0:
+            .returning(*(getattr(t, str(k)) for k in _ACCOUNT_KINDS), t.entries_since_checkpoint)
+        ).first()
+        if row is not None:
+            totals = {k: row[i] for i, k in enumerate(_ACCOUNT_KINDS)}
+            count = row[len(_ACCOUNT_KINDS)]
+        else:
+            totals = {k: delta[str(k)] for k in _ACCOUNT_KINDS}
+            count = delta["n"]
             self.conn.execute(
                 insert(account_balances).values(
                     account_id=account_id, unit=unit, **{str(k): delta[str(k)] for k in _ACCOUNT_KINDS},
@@ -172,9 +185,9 @@ class LedgerStore:
         self.conn.execute(
             delete(balance_checkpoints).where(c.account_id == account_id, c.unit == unit, c.as_of >= earliest)
         )
+        return totals, count
 
-    def _refresh_cache(self, account_id: str, unit: str, at: datetime) -> None:
-        totals = self.kind_totals(account_id, unit)
+    def _refresh_cache(self, account_id: str, unit: str, at: datetime, totals: dict[EntryKind, int]) -> None:
         balance = summarize(account_id, unit, at, self.grant_states([account_id], unit), totals)
         lapsed = balance.expired_units - totals.get(EntryKind.EXPIRED, 0)
         t = account_balances.c
@@ -190,11 +203,8 @@ class LedgerStore:
             )
         )
 
-    def _maybe_checkpoint(self, account_id: str, unit: str, now: int) -> None:
+    def _maybe_checkpoint(self, account_id: str, unit: str, now: int, count: int) -> None:
         t = account_balances.c
-        count = self.conn.execute(
-            select(t.entries_since_checkpoint).where(t.account_id == account_id, t.unit == unit)
-        ).scalar_one()
         if count < limits.CHECKPOINT_EVERY_ENTRIES:
             return
         as_of = now - CHECKPOINT_LAG_MICROS
