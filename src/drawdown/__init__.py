@@ -20,17 +20,25 @@ from drawdown.domain.errors import (
     DrawdownError,
     GrantAlreadyVoided,
     GrantNotFound,
+    HoldAlreadyCaptured,
+    HoldAlreadyReleased,
+    HoldExpired,
+    HoldNotFound,
     IdempotencyConflict,
     InsufficientCredit,
     InvalidInput,
+    KillSwitchEngaged,
     NotFound,
     Refused,
 )
 from drawdown.domain.grants import Category, Grant, Scope, Source
+from drawdown.domain.holds import Hold, HoldStatus
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Money, Unit
 from drawdown.services.charges import ChargeResult
+from drawdown.services.enforcement import Decision
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.services.usage import EventResult, IngestReport, MeterReading
 
 __all__ = [
     "Account",
@@ -40,15 +48,26 @@ __all__ = [
     "Category",
     "ChargeResult",
     "Conflict",
+    "Decision",
     "DrawdownError",
+    "EventResult",
     "Grant",
     "GrantAlreadyVoided",
     "GrantNotFound",
     "GrantStatus",
     "GrantView",
+    "Hold",
+    "HoldAlreadyCaptured",
+    "HoldAlreadyReleased",
+    "HoldExpired",
+    "HoldNotFound",
+    "HoldStatus",
     "IdempotencyConflict",
+    "IngestReport",
     "InsufficientCredit",
     "InvalidInput",
+    "KillSwitchEngaged",
+    "MeterReading",
     "Money",
     "NotFound",
     "Refused",

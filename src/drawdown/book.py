@@ -7,22 +7,29 @@ service call in one database transaction. Amounts go in as decimal strings (or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
 from drawdown import bootstrap
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance
+from drawdown.domain.enforcement import AccountEnforcement
 from drawdown.domain.grants import Grant
+from drawdown.domain.holds import Hold
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Unit
-from drawdown.services import accounts, charges, grants, queries
+from drawdown.domain.rates import RateCard
+from drawdown.domain.usage import Meter
+from drawdown.services import accounts, charges, enforcement, grants, holds, queries, usage
 from drawdown.services.charges import ChargeResult
+from drawdown.services.enforcement import Decision
 from drawdown.services.grants import GrantRequest
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.services.usage import BurnReport, IngestReport, MeterReading
 from drawdown.storage.fast_reads import CurrentBalances
 
 
@@ -117,6 +124,102 @@ class Book:
     def expire_due(self, *, now: datetime | None = None) -> list[Transaction]:
         """Expire every grant whose expiry has passed; safe to run any number of times."""
         return grants.expire_due(self.deps, now=now)
+
+    # -- metering and enforcement ---------------------------------------------------------
+
+    def define_meter(
+        self,
+        meter_id: str,
+        *,
+        event_type: str,
+        aggregation: str,
+        property: str | None = None,
+        filters: Mapping[str, object] | None = None,
+    ) -> Meter:
+        """Define a meter: ``sum``, ``count``, ``max`` or ``unique_count`` of events of a type."""
+        return usage.define_meter(
+            self.deps, meter_id, event_type=event_type, aggregation=aggregation, property=property, filters=filters
+        )
+
+    def ingest(self, events: Sequence[Mapping[str, Any]]) -> IngestReport:
+        """Record up to 10,000 usage events; each gets accepted, duplicate or rejected."""
+        return usage.ingest(self.deps, events)
+
+    def set_late_cutoff(self, seconds: int) -> None:
+        """How old an event may be when it arrives (default 7 days)."""
+        usage.set_late_cutoff(self.deps, seconds)
+
+    def meter(
+        self, meter_id: str, account: str, *, start: object, end: object, period: str | None = "day"
+    ) -> list[MeterReading]:
+        """A meter's value per day, week or month in the account's time zone."""
+        return usage.meter_readings(self.deps, meter_id, account, start=start, end=end, period=period)
+
+    def burn_usage(self) -> BurnReport:
+        """Charge async-mode accounts for their unburned events; safe to run any number of times."""
+        return usage.burn_usage(self.deps)
+
+    def define_rate_card(
+        self, card_id: str, unit: str, rates: Mapping[str, object], *, effective_at: object = None
+    ) -> RateCard:
+        """Add the next version of a rate card: feature → credits per unit of ``unit``."""
+        return enforcement.define_rate_card(self.deps, card_id, unit, rates, effective_at)
+
+    def configure_account(
+        self,
+        account: str,
+        *,
+        mode: str | None = None,
+        overdraft_limits: Mapping[str, object] | None = None,
+        rate_card: str | None = None,
+        rate_card_version: int | None = None,
+    ) -> AccountEnforcement:
+        """Set an account's mode (enforce, async, shadow), overdraft limits and rate-card pin."""
+        return enforcement.configure_account(
+            self.deps, account, mode=mode, overdraft_limits=overdraft_limits, rate_card=rate_card,
+            rate_card_version=rate_card_version,
+        )  # fmt: skip
+
+    def set_kill_switch(self, engaged: bool) -> None:
+        """While engaged, every authorization is denied and every reserve refused."""
+        enforcement.set_kill_switch(self.deps, engaged)
+
+    def authorize(self, account: str, feature: str, quantity: object = "1") -> Decision:
+        """May ``account`` use ``quantity`` of ``feature`` now? Writes nothing (shadow mode logs)."""
+        return enforcement.authorize(self.deps, account, feature, quantity)
+
+    def reserve(
+        self,
+        account: str,
+        feature: str,
+        quantity: object = "1",
+        *,
+        ttl_seconds: int = 300,
+        idempotency_key: str | None = None,
+        actor: str | None = None,
+    ) -> Hold:
+        """Hold the credit ``quantity`` of ``feature`` costs until capture, release or expiry."""
+        return holds.reserve(
+            self.deps, account, feature, quantity, ttl_seconds=ttl_seconds, actor=actor or self.actor,
+            idempotency_key_=idempotency_key,
+        )  # fmt: skip
+
+    def capture(
+        self, hold_id: str, quantity: object, *, idempotency_key: str | None = None, actor: str | None = None
+    ) -> Hold:
+        """Burn what ``quantity`` costs (at most what is held) and release the rest."""
+        return holds.capture(self.deps, hold_id, quantity, actor=actor or self.actor, idempotency_key_=idempotency_key)
+
+    def release(self, hold_id: str, *, idempotency_key: str | None = None, actor: str | None = None) -> Hold:
+        """Return all of a hold's credit."""
+        return holds.release(self.deps, hold_id, actor=actor or self.actor, idempotency_key_=idempotency_key)
+
+    def hold(self, hold_id: str) -> Hold:
+        return holds.hold(self.deps, hold_id)
+
+    def expire_holds(self, *, now: datetime | None = None) -> list[Hold]:
+        """Release every open hold past its TTL; safe to run any number of times."""
+        return holds.expire_holds(self.deps, now=now)
 
     # -- reads ---------------------------------------------------------------------------
 

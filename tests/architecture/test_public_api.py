@@ -9,11 +9,15 @@ PUBLIC = [
     "Grant", "GrantAlreadyVoided", "GrantNotFound", "GrantStatus", "GrantView", "IdempotencyConflict",
     "InsufficientCredit", "InvalidInput", "Money", "NotFound", "Refused", "Scope", "Source", "Transaction",
     "Unit", "VerifyReport", "open",
+    "Decision", "EventResult", "IngestReport", "MeterReading", "Hold", "HoldStatus", "HoldAlreadyCaptured",
+    "HoldAlreadyReleased", "HoldExpired", "HoldNotFound", "KillSwitchEngaged",
 ]  # fmt: skip
 
 BOOK_METHODS = [
     "balance", "charge", "close", "create_account", "define_unit", "expire_due", "grants", "issue_grant",
     "ledger", "unit", "verify", "void_grant",
+    "authorize", "burn_usage", "capture", "configure_account", "define_meter", "define_rate_card", "expire_holds",
+    "hold", "ingest", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff",
 ]  # fmt: skip
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from drawdown import bootstrap
@@ -146,6 +148,67 @@ def balance(
             format_display(view.state.remaining_units, unit_obj),
         )  # fmt: skip
     console.print(grants)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Usage events, one JSON object per line (NDJSON).")],
+    batch: Annotated[int, typer.Option(help="Events per call (at most 10,000).")] = 10_000,
+    rejects: Annotated[Path | None, typer.Option(help="Write each rejected line's reason here (NDJSON).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Ingest usage events from an NDJSON file in batches, with a progress bar.
+
+    Each event is accepted, a duplicate (already ingested: safe to re-run the file), or
+    rejected with a reason. Exit code 2 if any line was rejected.
+    """
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    size = file.stat().st_size
+    with (
+        opened(db) as book,
+        file.open("rb") as lines,
+        Progress(*Progress.get_default_columns(), TextColumn("{task.fields[summary]}"), console=errors) as bar,
+        rejects.open("w") if rejects else nullcontext() as sink,
+    ):
+        task = bar.add_task(f"ingest {file.name}", total=size, summary="")
+        for chunk, consumed in _batches(lines, max(1, min(batch, 10_000))):
+            parsed: list[dict[str, Any]] = []
+            where: list[int] = []
+            for number, line in chunk:
+                try:
+                    parsed.append(json.loads(line))
+                    where.append(number)
+                except ValueError as error:
+                    totals["rejected"] += 1
+                    _reject(sink, number, "invalid_json", str(error))
+            for result in book.ingest(parsed).results:
+                totals[result.status] += 1
+                if result.status == "rejected":
+                    _reject(sink, where[result.index], result.code or "", result.message or "")
+            bar.update(task, advance=consumed, summary=" ".join(f"{k} {v}" for k, v in totals.items()))
+    console.print(" · ".join(f"{k} {v}" for k, v in totals.items()))
+    if totals["rejected"]:
+        raise typer.Exit(2)
+
+
+def _batches(lines: IO[bytes], size: int) -> Iterator[tuple[list[tuple[int, bytes]], int]]:
+    """``([(line number, line)], bytes read)`` per batch of non-blank lines; streams the file."""
+    chunk: list[tuple[int, bytes]] = []
+    consumed = 0
+    for number, line in enumerate(lines, start=1):
+        consumed += len(line)
+        if line.strip():
+            chunk.append((number, line))
+        if len(chunk) == size:
+            yield chunk, consumed
+            chunk, consumed = [], 0
+    if chunk or consumed:
+        yield chunk, consumed
+
+
+def _reject(sink: Any, line: int, code: str, message: str) -> None:
+    if sink is not None:
+        sink.write(json.dumps({"line": line, "code": code, "message": message}) + "\n")
 
 
 def _instant(text: str | None) -> Any:

@@ -7,7 +7,9 @@ expiry sweep has not yet moved out is already counted as expired, never as avail
 
 For an account that draws only its own grants, value is conserved:
 
-    issued = available + pending + reserved + consumed + expired + voided
+    issued = available + pending + reserved + consumed + expired + voided - overdraft
+
+where ``overdraft`` is the credit lent beyond the account's grants and not yet settled.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Balance(NamedTuple):
     issued_units: int
     pooled_available_units: int = 0
     valid_until: datetime | None = None
+    overdraft_units: int = 0  # owed: drawn beyond the grants and not yet settled by a grant
 
 
 def summarize(
@@ -109,6 +112,7 @@ def summarize(
         pending_units=pending,
         issued_units=-totals.get(EntryKind.ISSUED, 0),
         valid_until=next_change(grants, as_of),
+        overdraft_units=-totals.get(EntryKind.OVERDRAFT, 0),
     )
 
 

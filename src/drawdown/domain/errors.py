@@ -9,8 +9,8 @@ below once (the API to RFC 9457 problems, the CLI to exit codes).
     DrawdownError
     ├── InvalidInput          the request itself is wrong       (invalid_amount, naive_datetime, …)
     ├── NotFound              it names something that is absent (account_not_found, …)
-    ├── Conflict              it clashes with what is recorded  (idempotency_conflict, …)
-    └── Refused               valid, but the books say no       (insufficient_credit)
+    ├── Conflict              it clashes with what is recorded  (idempotency_conflict, hold_already_captured, …)
+    └── Refused               valid, but the books say no       (insufficient_credit, kill_switch_engaged)
 """
 
 from __future__ import annotations
@@ -128,6 +128,36 @@ class UnitMismatch(InvalidInput):
     code = "unit_mismatch"
 
 
+class InvalidQuantity(InvalidInput):
+    """A usage quantity is not a non-negative decimal within limits."""
+
+    code = "invalid_quantity"
+
+
+class InvalidProperties(InvalidInput):
+    """Event properties are not a small flat object."""
+
+    code = "invalid_properties"
+
+
+class EventTooLate(InvalidInput):
+    """An event is older than the late cutoff."""
+
+    code = "event_too_late"
+
+
+class EventInFuture(InvalidInput):
+    """An event is further in the future than the clock-skew allowance."""
+
+    code = "event_in_future"
+
+
+class BatchTooLarge(InvalidInput):
+    """A batch holds more items than drawdown accepts in one call."""
+
+    code = "batch_too_large"
+
+
 # Missing things.
 class AccountNotFound(NotFound):
     """No account has that id."""
@@ -151,6 +181,30 @@ class TransactionNotFound(NotFound):
     """No ledger transaction has that id."""
 
     code = "transaction_not_found"
+
+
+class HoldNotFound(NotFound):
+    """No hold has that id."""
+
+    code = "hold_not_found"
+
+
+class MeterNotFound(NotFound):
+    """No meter has that id, or no meter counts that event type."""
+
+    code = "meter_not_found"
+
+
+class RateCardNotFound(NotFound):
+    """No rate card (version) has that id, or none is pinned to the account."""
+
+    code = "rate_card_not_found"
+
+
+class FeatureNotPriced(NotFound):
+    """The account's rate card has no rate for that feature."""
+
+    code = "feature_not_priced"
 
 
 # Clashes with recorded state.
@@ -184,8 +238,38 @@ class HierarchyCycle(Conflict):
     code = "hierarchy_cycle"
 
 
+class HoldAlreadyCaptured(Conflict):
+    """The hold was captured before; a hold resolves once."""
+
+    code = "hold_already_captured"
+
+
+class HoldAlreadyReleased(Conflict):
+    """The hold was released before; a hold resolves once."""
+
+    code = "hold_already_released"
+
+
+class HoldExpired(Conflict):
+    """The hold reached its expiry and its credit was released."""
+
+    code = "hold_expired"
+
+
+class MeterAlreadyExists(Conflict):
+    """A meter with that id exists with a different definition."""
+
+    code = "meter_already_exists"
+
+
 # Valid requests the books refuse.
 class InsufficientCredit(Refused):
     """Eligible credit does not cover the charge."""
 
     code = "insufficient_credit"
+
+
+class KillSwitchEngaged(Refused):
+    """The global kill switch is on: every authorization and reserve is denied."""
+
+    code = "kill_switch_engaged"

@@ -9,6 +9,8 @@ ledger accounts are named ``<kind>:<owner>``:
     consumed:<account>   credit burned by that account's charges
     expired:<account>    breakage: credit that reached its expiry unused
     voided:<account>     credit removed by voiding grants
+    overdraft:<account>  credit lent beyond the account's grants (negative while owed); a
+                         grant issued later settles it first
 
 Transactions are hash-chained in ``seq`` order: ``hash = sha256(prev_hash ‖ canonical bytes)``
 so a changed byte, a deletion or a reordering breaks the chain at the first affected link.
@@ -39,6 +41,7 @@ class EntryKind(StrEnum):
     CONSUMED = "consumed"
     EXPIRED = "expired"
     VOIDED = "voided"
+    OVERDRAFT = "overdraft"
 
 
 class TxKind(StrEnum):

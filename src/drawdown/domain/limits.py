@@ -12,9 +12,7 @@ AMOUNT_UNITS_MAX = 10**15
 UNIT_SCALE_MAX = 9
 UNIT_CODE_LENGTH_MAX = 32
 CURRENCY_LEDGER_SCALE = 6
-DECIMAL_TEXT_LENGTH_MAX = (
-    64  # characters in an amount or rate given as text  # ledger precision for ISO 4217 currencies: micro-units
-)
+DECIMAL_TEXT_LENGTH_MAX = 64  # characters in an amount or rate given as text
 
 ID_LENGTH_MAX = 64
 REASON_LENGTH_MAX = 500
@@ -40,3 +38,26 @@ BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 CHECKPOINT_EVERY_ENTRIES = 512
 # Grants kept in memory per process (they are immutable, so caching them is always safe).
 GRANT_CACHE_ENTRIES_MAX = 200_000
+
+# Usage events and meters.
+EVENTS_PER_BATCH_MAX = 10_000
+EVENT_TYPE_LENGTH_MAX = 64
+EVENT_PROPERTIES_MAX = 20
+EVENT_PROPERTY_KEY_LENGTH_MAX = 64
+EVENT_PROPERTY_VALUE_LENGTH_MAX = 200
+QUANTITY_SCALE = 6  # quantities are kept as integer millionths
+QUANTITY_MAX = 10**12  # whole units per event; 10**18 millionths still fits BIGINT
+LATE_CUTOFF_SECONDS_DEFAULT = 7 * 24 * 3600
+LATE_CUTOFF_SECONDS_MAX = 30 * 24 * 3600  # stays inside BACKDATE_SECONDS_MAX so burns can be back-dated
+FUTURE_SKEW_SECONDS = 5 * 60
+METER_FILTERS_MAX = 10
+METER_PERIODS_MAX = 400
+USAGE_BURNS_PER_BATCH = 500
+
+# Rate cards and holds.
+RATE_CARD_FEATURES_MAX = 1_000
+RATE_DIGITS_MAX = 12  # significant digits in a rate
+HOLD_TTL_SECONDS_MIN = 1
+HOLD_TTL_SECONDS_MAX = 7 * 24 * 3600
+HOLD_TTL_SECONDS_DEFAULT = 300
+HOLD_EXPIRIES_PER_BATCH = 500

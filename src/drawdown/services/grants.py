@@ -22,7 +22,7 @@ from drawdown.domain.grants import (
 )
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind, Transaction, TransactionDraft, TxKind, fingerprint
-from drawdown.domain.lifecycle import issue_postings, removal_postings
+from drawdown.domain.lifecycle import expiry_key, issue_postings, removal_postings, settlement_postings
 from drawdown.domain.money import UnitKind, parse_amount
 from drawdown.services.common import account_of, actor_and_reason, idempotency_key, instant, replay, unit_of
 from drawdown.services.ports import Deps, UnitOfWork
@@ -78,7 +78,7 @@ def issue_grant(deps: Deps, request: GrantRequest, *, actor: str, idempotency_ke
         draft = TransactionDraft(
             kind=TxKind.GRANT_ISSUED,
             effective_at=min(now, grant.effective_at),
-            postings=issue_postings(grant),
+            postings=issue_postings(grant) + settlement_postings(grant, _owed(uow, grant, now)),
             actor=who,
             reason=grant.reason_code,
             idempotency_key=key,
@@ -88,6 +88,18 @@ def issue_grant(deps: Deps, request: GrantRequest, *, actor: str, idempotency_ke
         )
         uow.ledger.post_many([(draft, deps.ids.new("tx"))], now)
     return grant
+
+
+def _owed(uow: UnitOfWork, grant: Grant, now: datetime) -> int:
+    """What the account owes its overdraft for consumed credit, if this grant is active now.
+
+    Overdraft still held by open holds is not settled: a release gives it back to the
+    overdraft, and settling it as well would leave the account owed credit it cannot use.
+    """
+    if not grant.active_at(now):
+        return 0
+    owed = -uow.ledger.kind_totals(grant.account_id, grant.unit).get(EntryKind.OVERDRAFT, 0)
+    return owed - uow.holds.open_units(grant.account_id, grant.unit, overdraft_only=True)
 
 
 def _validated(uow: UnitOfWork, r: GrantRequest, now: datetime, issuer: str, seq: int, grant_id: str) -> Grant:
@@ -195,7 +207,7 @@ def _expiry_draft(state: GrantState, actor: str) -> TransactionDraft:
         postings=removal_postings(state, EntryKind.EXPIRED),
         actor=actor,
         reason="expired",
-        idempotency_key=f"expiry:{grant.id}",
+        idempotency_key=expiry_key(grant.id),
         fingerprint=fingerprint({"op": "expiry", "grant_id": grant.id}),
         links={"grant_id": grant.id, "account_id": grant.account_id},
         data={"expired_units": state.remaining_units},

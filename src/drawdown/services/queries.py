@@ -50,6 +50,11 @@ def balance(deps: Deps, account: str, unit: str | None = None, *, as_of: object 
         return own._replace(pooled_available_units=pooled)
 
 
+def current_balance(uow: UnitOfWork, account_id: str, unit: str, now: datetime) -> Balance:
+    """The account's own balance now, from the cache when it is still valid."""
+    return _balance(uow, account_id, unit, now, current=True)
+
+
 def _balance(uow: UnitOfWork, account_id: str, unit: str, when: datetime, *, current: bool) -> Balance:
     if current:
         cached = uow.ledger.cached_balance(account_id, unit, when)

@@ -26,7 +26,7 @@ from drawdown.domain.instants import from_micros, to_micros
 
 _SQL = (
     "SELECT a.parent_id, b.unit, b.issued, b.hold, b.consumed, b.expired, b.voided, b.available, b.pending, "
-    "b.lapsed, b.computed_at, b.valid_until FROM accounts a JOIN account_balances b "
+    "b.lapsed, b.computed_at, b.valid_until, b.overdraft FROM accounts a JOIN account_balances b "
     "ON b.account_id = a.id AND b.unit = COALESCE(CAST({p} AS VARCHAR(32)), a.currency) WHERE a.id = {p}"
 )
 
@@ -49,14 +49,26 @@ class CurrentBalances:
         row = cursor.fetchone()
         if row is None:
             return None
-        parent, code, issued, hold, consumed, expired, voided, available, pending, lapsed, computed, until = row
+        parent, code, issued, hold, consumed, expired, voided, available, pending, lapsed, computed, until, owed = row
         at = to_micros(now)
         if parent is not None or computed > at or (until is not None and at >= until):
             return None
         valid_until = None if until is None else from_micros(until)
         # Positional, in Balance's field order: this is the hottest constructor in drawdown.
         return Balance(
-            account_id, code, now, available, hold, consumed, expired + lapsed, voided, pending, -issued, 0, valid_until
+            account_id,
+            code,
+            now,
+            available,
+            hold,
+            consumed,
+            expired + lapsed,
+            voided,
+            pending,
+            -issued,
+            0,
+            valid_until,
+            -owed,
         )
 
     def _cursor(self) -> Any:

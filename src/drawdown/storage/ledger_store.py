@@ -43,7 +43,7 @@ from drawdown.domain.ledger import (
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.grant_cache import GrantCache
-from drawdown.storage.projections import Projector
+from drawdown.storage.projections import ACCOUNT_KINDS, Projector
 from drawdown.storage.schema import (
     account_balances,
     balance_checkpoints,
@@ -51,16 +51,6 @@ from drawdown.storage.schema import (
     ledger_entries,
     ledger_transactions,
 )
-
-_GRANT_COLUMN = {
-    EntryKind.GRANT: "remaining",
-    EntryKind.CONSUMED: "used",
-    EntryKind.HOLD: "held",
-    EntryKind.EXPIRED: "expired",
-    EntryKind.VOIDED: "voided",
-}
-_ACCOUNT_KINDS = (EntryKind.ISSUED, EntryKind.HOLD, EntryKind.CONSUMED, EntryKind.EXPIRED, EntryKind.VOIDED)
-CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the newest entry by an hour
 
 
 class LedgerStore:
@@ -204,9 +194,9 @@ class LedgerStore:
     def kind_totals(self, account_id: str, unit: str) -> dict[EntryKind, int]:
         t = account_balances.c
         row = self.conn.execute(
-            select(*(getattr(t, str(k)) for k in _ACCOUNT_KINDS)).where(t.account_id == account_id, t.unit == unit)
+            select(*(getattr(t, str(k)) for k in ACCOUNT_KINDS)).where(t.account_id == account_id, t.unit == unit)
         ).first()
-        return {} if row is None else {k: row[i] for i, k in enumerate(_ACCOUNT_KINDS)}
+        return {} if row is None else {k: row[i] for i, k in enumerate(ACCOUNT_KINDS)}
 
     def cached_balance(self, account_id: str, unit: str, now: datetime) -> Balance | None:
         """The balance kept at the last post, if nothing has changed its meaning since."""
@@ -225,6 +215,7 @@ class LedgerStore:
             expired_units=row["expired"] + row["lapsed"], voided_units=row["voided"],
             pending_units=row["pending"], issued_units=-row["issued"],
             valid_until=None if row["valid_until"] is None else from_micros(row["valid_until"]),
+            overdraft_units=-row["overdraft"],
         )  # fmt: skip
 
     def states_as_of(

@@ -38,7 +38,14 @@ GRANT_COLUMN = {
     EntryKind.EXPIRED: "expired",
     EntryKind.VOIDED: "voided",
 }
-ACCOUNT_KINDS = (EntryKind.ISSUED, EntryKind.HOLD, EntryKind.CONSUMED, EntryKind.EXPIRED, EntryKind.VOIDED)
+ACCOUNT_KINDS = (
+    EntryKind.ISSUED,
+    EntryKind.HOLD,
+    EntryKind.CONSUMED,
+    EntryKind.EXPIRED,
+    EntryKind.VOIDED,
+    EntryKind.OVERDRAFT,
+)
 CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the posting instant by an hour
 _NEVER = 2**62
 

@@ -148,6 +148,7 @@ account_balances = Table(
     Column("consumed", BigInteger, nullable=False),
     Column("expired", BigInteger, nullable=False),
     Column("voided", BigInteger, nullable=False),
+    Column("overdraft", BigInteger, nullable=False, server_default="0"),
     Column("available", BigInteger, nullable=False),
     Column("pending", BigInteger, nullable=False),
     Column("lapsed", BigInteger, nullable=False),
@@ -166,6 +167,105 @@ balance_checkpoints = Table(
     Column("as_of", BigInteger, nullable=False),
     Column("totals", Text, nullable=False),
     PrimaryKeyConstraint("account_id", "unit", "as_of"),
+)
+
+# -- metering and enforcement (migration 0002) ------------------------------------------
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+account_enforcement = Table(
+    "account_enforcement",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), primary_key=True),
+    Column("mode", String(16), nullable=False),
+    Column("overdraft_limits", Text, nullable=False),  # {unit: limit units}
+    Column("rate_card_id", ID, nullable=True),
+    Column("rate_card_version", Integer, nullable=True),  # NULL: the version effective at use
+)
+
+rate_cards = Table(
+    "rate_cards",
+    metadata,
+    Column("id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("effective_at", BigInteger, nullable=False),
+    Column("rates", Text, nullable=False),  # {feature: decimal string}
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id", "version"),
+)
+
+meters = Table(
+    "meters",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("event_type", ID, nullable=False),
+    Column("aggregation", String(16), nullable=False),
+    Column("property", ID, nullable=True),
+    Column("filters", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_meters_event_type", "event_type"),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("key", String(255), primary_key=True),  # the dedupe key, kept forever
+    Column("account_id", ID, nullable=False),
+    Column("event_type", ID, nullable=False),
+    Column("event_at", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),  # millionths
+    Column("properties", Text, nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("burned", Integer, nullable=False),  # 0 until an async-mode burn charged it (or skipped it)
+    Index("ix_usage_events_account_type_time", "account_id", "event_type", "event_at"),
+    Index("ix_usage_events_unburned", "burned", "recorded_at"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("feature", ID, nullable=False),
+    Column("quantity", String(48), nullable=False),
+    Column("rate", String(48), nullable=False),
+    Column("amount_units", BigInteger, nullable=False),
+    Column("requested_units", BigInteger, nullable=False),
+    Column("overdraft_units", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("hold_tx_id", ID, nullable=False, unique=True),
+    Column("resolution_tx_id", ID, nullable=True),
+    Column("captured_units", BigInteger, nullable=False),
+    Column("released_units", BigInteger, nullable=False),
+    Column("resolved_at", BigInteger, nullable=True),
+    Index("ix_holds_status_expiry", "status", "expires_at"),
+    Index("ix_holds_account", "account_id", "status"),
+)
+
+enforcement_decisions = Table(
+    "enforcement_decisions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("feature", ID, nullable=False),
+    Column("quantity", String(48), nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("cost_units", BigInteger, nullable=False),
+    Column("holdable_units", BigInteger, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("decided_at", BigInteger, nullable=False),
+    Index("ix_decisions_account_time", "account_id", "decided_at"),
 )
 
 APPEND_ONLY_TABLES = ("ledger_transactions", "ledger_entries")

@@ -21,6 +21,7 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.ledger_store import LedgerStore
+from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
 from drawdown.storage.schema import accounts, grants, units
 
 
@@ -52,6 +53,13 @@ class Accounts:
 
     def add(self, account: Account) -> None:
         self.conn.execute(insert(accounts).values(rows.account_row(account)))
+
+    def existing(self, account_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(account_ids), 1_000):
+            chunk = list(account_ids[i : i + 1_000])
+            found.update(self.conn.execute(select(accounts.c.id).where(accounts.c.id.in_(chunk))).scalars())
+        return found
 
     def page(self, after: str | None, limit: int) -> list[Account]:
         query = select(accounts).order_by(accounts.c.id).limit(limit)
@@ -106,6 +114,11 @@ class SqlUnitOfWork:
         self.units = Units(self.conn)
         self.accounts = Accounts(self.conn)
         self.grants = Grants(self.conn, self.ledger)
+        self.settings = Settings(self.conn)
+        self.rate_cards = RateCards(self.conn)
+        self.meters = Meters(self.conn)
+        self.events = Events(self.conn)
+        self.holds = Holds(self.conn)
         return self
 
     def __exit__(

@@ -1,0 +1,277 @@
+"""Metering benchmarks, each against a raw baseline measured in the same run.
+
+    .venv/bin/python bench/bench_metering.py [--quick]
+
+1. idempotent ingest, batches of 10,000 with 10 % duplicates (SQLite)
+   vs bare ``executemany`` of the same rows into a table with a UNIQUE key   target >= 0.6x
+2. ingest from NDJSON bytes vs bare ``json.loads`` of the same lines        target >= 0.5x
+3. PostgreSQL ingest vs bare ``COPY`` into the same table                    target >= 0.5x
+   (uses $DRAWDOWN_TEST_PG_URL; skipped with a message when it is not set)
+4. single reserve + capture, in process (SQLite), vs a bare conditional
+   ``UPDATE … WHERE available >= ?`` + commit                                target >= 0.5x, p99 <= 250 us
+5. the same with all traffic on one hot account, vs the spread case          target >= 0.9x
+
+A ratio is baseline time / drawdown time for the same work (1.0 = as fast as the
+baseline). Figures are printed as measured, including misses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+import drawdown
+from drawdown.book import Book
+
+BATCH = 10_000
+QUICK = "--quick" in sys.argv
+BATCHES = 2 if QUICK else 4
+OPS = 200 if QUICK else 600
+NOW = datetime.now(UTC)
+RESULTS: list[tuple[str, str, str, str, str]] = []
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def report(name: str, ours: str, baseline: str, ratio: float, target: float, extra: str = "") -> None:
+    verdict = "met" if ratio >= target else "MISSED"
+    RESULTS.append((name, ours, baseline, f"{ratio:.3f}x (target {target}x, {verdict})", extra))
+    print(f"{name}: drawdown {ours} | baseline {baseline} | ratio {ratio:.3f}x target {target}x {verdict} {extra}")
+
+
+def events(start: int, count: int, duplicates_of: int = 0) -> list[dict[str, Any]]:
+    """``count`` events; the first ``duplicates_of`` repeat keys (and content) already sent."""
+    at = (NOW - timedelta(minutes=5)).isoformat()
+    made = []
+    for i in range(count):
+        n = i if i < duplicates_of else start + i
+        made.append({
+            "key": f"evt-{n:09}", "account": f"acct-{n % 50}", "type": "api_call", "time": at,
+            "quantity": str(n % 13), "properties": {"region": "eu" if n % 3 else "us"},
+        })  # fmt: skip
+    return made
+
+
+def new_book(url: str) -> Book:
+    book = drawdown.open(url, clock=Clock(), actor="bench")  # type: ignore[arg-type]
+    book.define_meter("calls", event_type="api_call", aggregation="sum")
+    for i in range(50):
+        book.create_account(f"acct-{i}", currency="USD")
+    return book
+
+
+def ingest_batches(book: Book) -> tuple[float, int]:
+    """Ingest BATCHES batches of 10,000 (10 % already-seen keys); return seconds and events."""
+    book.ingest(events(0, BATCH // 10))  # the keys the duplicates repeat
+    elapsed, sent = 0.0, 0
+    for b in range(BATCHES):
+        batch = events(1_000_000 * (b + 1), BATCH, duplicates_of=BATCH // 10)
+        started = time.perf_counter()
+        report_ = book.ingest(batch)
+        elapsed += time.perf_counter() - started
+        assert report_.duplicates == BATCH // 10, report_.count("rejected")
+        assert report_.accepted == BATCH - BATCH // 10
+        sent += BATCH
+    return elapsed, sent
+
+
+def bare_rows(batch: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (e["key"], e["account"], e["type"], 0, 0, json.dumps(e["properties"]), "fp", 0, 0) for e in batch
+    ]  # the same nine columns; values need no validation
+
+
+BARE_TABLE = (
+    "CREATE TABLE bare_events (key VARCHAR(255) PRIMARY KEY, account_id VARCHAR(64), event_type VARCHAR(64), "
+    "event_at BIGINT, quantity BIGINT, properties TEXT, fingerprint VARCHAR(32), recorded_at BIGINT, burned INT)"
+)
+
+
+def sqlite_baseline(path: Path) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(BARE_TABLE)
+    conn.executemany("INSERT INTO bare_events VALUES (?,?,?,?,?,?,?,?,?)", bare_rows(events(0, BATCH // 10)))
+    elapsed = 0.0
+    for b in range(BATCHES):
+        rows = bare_rows(events(1_000_000 * (b + 1), BATCH, duplicates_of=BATCH // 10))
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO bare_events VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        conn.execute("COMMIT")
+        elapsed += time.perf_counter() - started
+    conn.close()
+    return elapsed
+
+
+def bench_sqlite_ingest(tmp: Path) -> None:
+    book = new_book(f"sqlite:///{tmp}/ingest.db")
+    ours, sent = ingest_batches(book)
+    book.close()
+    base = sqlite_baseline(tmp / "bare.db")
+    report(
+        "1 ingest 10k batches, 10% duplicates (SQLite)", f"{sent / ours:,.0f} events/s", f"{sent / base:,.0f} rows/s",
+        base / ours, 0.6,
+    )  # fmt: skip
+
+
+def bench_ndjson(tmp: Path) -> None:
+    book = new_book(f"sqlite:///{tmp}/ndjson.db")
+    blobs = [
+        b"".join(json.dumps(e).encode() + b"\n" for e in events(2_000_000 * (b + 1), BATCH)) for b in range(BATCHES)
+    ]
+    started = time.perf_counter()
+    for blob in blobs:
+        report_ = book.ingest([json.loads(line) for line in blob.splitlines()])
+        assert report_.accepted == BATCH
+    ours = time.perf_counter() - started
+    book.close()
+    started = time.perf_counter()
+    for blob in blobs:
+        parsed = [json.loads(line) for line in blob.splitlines()]
+        assert len(parsed) == BATCH
+    base = time.perf_counter() - started
+    sent = BATCHES * BATCH
+    report(
+        "2 ingest from NDJSON bytes", f"{sent / ours:,.0f} events/s", f"{sent / base:,.0f} lines/s", base / ours, 0.5
+    )
+
+
+def bench_postgres() -> None:
+    url = os.environ.get("DRAWDOWN_TEST_PG_URL")
+    if not url:
+        print(
+            "3 PostgreSQL ingest vs COPY: skipped "
+            "(set DRAWDOWN_TEST_PG_URL to a server drawdown may create databases on)"
+        )
+        RESULTS.append(("3 PostgreSQL ingest vs COPY", "skipped", "", "", "DRAWDOWN_TEST_PG_URL not set"))
+        return
+    name = f"dd_bench_{uuid.uuid4().hex[:8]}"
+    server = make_url(url)
+    admin = server.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        db = server.set(database=name).render_as_string(hide_password=False)
+        book = new_book(db)
+        ours, sent = ingest_batches(book)
+        book.close()
+        libpq = server.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+        with psycopg.connect(libpq) as conn:
+            conn.execute(BARE_TABLE)
+            conn.commit()
+            base = 0.0
+            for b in range(BATCHES):
+                rows = bare_rows(events(1_000_000 * (b + 1), BATCH))
+                started = time.perf_counter()
+                with conn.cursor() as cursor, cursor.copy("COPY bare_events FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                conn.commit()
+                base += time.perf_counter() - started
+        report("3 PostgreSQL ingest vs bare COPY", f"{sent / ours:,.0f} events/s", f"{sent / base:,.0f} rows/s",
+               base / ours, 0.5)  # fmt: skip
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def holds_book(tmp: Path, name: str) -> Book:
+    book = drawdown.open(f"sqlite:///{tmp}/{name}.db", clock=Clock(), actor="bench")  # type: ignore[arg-type]
+    book.define_unit("CREDIT", scale=3)
+    book.define_rate_card("std", "CREDIT", {"call": "0.5"}, effective_at=NOW - timedelta(days=1))
+    for i in range(20):
+        book.create_account(f"acct-{i}", currency="USD")
+        book.configure_account(f"acct-{i}", rate_card="std")
+        book.issue_grant(f"acct-{i}", "1000000", "CREDIT", reason_code="bench")
+    return book
+
+
+def latencies(call: Callable[[int], None]) -> list[float]:
+    for i in range(20):
+        call(i)
+    found = []
+    for i in range(OPS):
+        started = time.perf_counter()
+        call(i)
+        found.append(time.perf_counter() - started)
+    return found
+
+
+def summary(seconds: list[float]) -> str:
+    p50 = statistics.median(seconds) * 1e6
+    p99 = statistics.quantiles(seconds, n=100)[98] * 1e6
+    return f"mean {statistics.fmean(seconds) * 1e6:,.0f} us, p50 {p50:,.0f} us, p99 {p99:,.0f} us"
+
+
+def bench_holds(tmp: Path) -> None:
+    spread_book = holds_book(tmp, "spread")
+    hot_book = holds_book(tmp, "hot")
+
+    def spread(i: int) -> None:
+        hold = spread_book.reserve(f"acct-{i % 20}", "call", "2")
+        spread_book.capture(hold.id, "1")
+
+    def hot(i: int) -> None:
+        hold = hot_book.reserve("acct-0", "call", "2")
+        hot_book.capture(hold.id, "1")
+
+    ours = latencies(spread)
+    hot_ours = latencies(hot)
+    spread_book.close()
+    hot_book.close()
+    conn = sqlite3.connect(tmp / "bare_hold.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE balances (id TEXT PRIMARY KEY, available BIGINT NOT NULL)")
+    conn.executemany("INSERT INTO balances VALUES (?, ?)", [(f"acct-{i}", 10**12) for i in range(20)])
+
+    def bare(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        changed = conn.execute(
+            "UPDATE balances SET available = available - ? WHERE id = ? AND available >= ?",
+            (500, f"acct-{i % 20}", 500),
+        ).rowcount
+        assert changed == 1
+        conn.execute("COMMIT")
+
+    base = latencies(bare)
+    conn.close()
+    p99 = statistics.quantiles(ours, n=100)[98] * 1e6
+    report("4 reserve+capture (SQLite, in process)", summary(ours), summary(base), sum(base) / sum(ours), 0.5,
+           f"p99 {p99:,.0f} us vs target 250 us: {'met' if p99 <= 250 else 'MISSED'}")  # fmt: skip
+    hot_ratio = sum(ours) / sum(hot_ours)
+    report("5 reserve+capture on one hot account", summary(hot_ours), "the spread case above", hot_ratio, 0.9)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        bench_sqlite_ingest(tmp)
+        bench_ndjson(tmp)
+        bench_postgres()
+        bench_holds(tmp)
+    print("\n| benchmark | drawdown | baseline | ratio | note |\n| --- | --- | --- | --- | --- |")
+    for row in RESULTS:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""Repositories for metering and enforcement: settings, rate cards, meters, events, holds.
+
+None of these tables is the ledger: money moves only through ``LedgerStore.post_many``.
+``holds`` is a status projection written in the same unit of work as the hold's ledger
+transactions; ``usage_events`` keeps every accepted event with its dedupe key forever.
+Meter aggregation is pushed into SQL (one grouped query) for quantities without property
+filters; property sums, maxima, distinct counts and filters stream the matching rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, insert, select, update
+
+from drawdown.domain import limits
+from drawdown.domain.enforcement import AccountEnforcement, Mode
+from drawdown.domain.holds import Hold, HoldStatus
+from drawdown.domain.instants import from_micros, to_micros
+from drawdown.domain.rates import RateCard
+from drawdown.domain.usage import Aggregation, Event, Meter, PropertyValue
+from drawdown.storage.rows import dumps
+from drawdown.storage.schema import (
+    account_enforcement,
+    enforcement_decisions,
+    holds,
+    meters,
+    rate_cards,
+    settings,
+    usage_events,
+)
+
+_KEYS_PER_QUERY = 1_000
+
+
+class Settings:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, key: str) -> str | None:
+        return self.conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar_one_or_none()
+
+    def put(self, key: str, value: str) -> None:
+        if self.conn.execute(update(settings).where(settings.c.key == key).values(value=value)).rowcount == 0:
+            self.conn.execute(insert(settings).values(key=key, value=value))
+
+    def enforcement(self, account_id: str) -> AccountEnforcement:
+        row = (
+            self.conn.execute(select(account_enforcement).where(account_enforcement.c.account_id == account_id))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return AccountEnforcement(account_id)
+        return AccountEnforcement(
+            account_id, Mode(row["mode"]), json.loads(row["overdraft_limits"]), row["rate_card_id"],
+            row["rate_card_version"],
+        )  # fmt: skip
+
+    def put_enforcement(self, value: AccountEnforcement) -> None:
+        fields = {
+            "mode": str(value.mode), "overdraft_limits": dumps(value.overdraft_limits or {}),
+            "rate_card_id": value.rate_card_id, "rate_card_version": value.rate_card_version,
+        }  # fmt: skip
+        t = account_enforcement
+        if self.conn.execute(update(t).where(t.c.account_id == value.account_id).values(fields)).rowcount == 0:
+            self.conn.execute(insert(t).values(account_id=value.account_id, **fields))
+
+    def log_decision(self, row: dict[str, Any]) -> None:
+        self.conn.execute(insert(enforcement_decisions).values(row))
+
+    def decisions(self, account_id: str) -> list[dict[str, Any]]:
+        t = enforcement_decisions.c
+        query = select(enforcement_decisions).where(t.account_id == account_id).order_by(t.decided_at, t.id)
+        return [dict(r) for r in self.conn.execute(query).mappings()]
+
+
+class RateCards:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def latest_version(self, card_id: str) -> int:
+        found = self.conn.execute(select(func.max(rate_cards.c.version)).where(rate_cards.c.id == card_id)).scalar()
+        return int(found or 0)
+
+    def add(self, card: RateCard, created_at: int) -> None:
+        self.conn.execute(
+            insert(rate_cards).values(
+                id=card.id, version=card.version, unit=card.unit, effective_at=to_micros(card.effective_at),
+                rates=dumps({k: str(v) for k, v in card.rates.items()}), created_at=created_at,
+            )
+        )  # fmt: skip
+
+    def get(self, card_id: str, version: int | None, at: datetime) -> RateCard | None:
+        """Version ``version``, or the newest version effective at ``at`` when it is None."""
+        t = rate_cards.c
+        query = select(rate_cards).where(t.id == card_id)
+        if version is None:
+            query = query.where(t.effective_at <= to_micros(at)).order_by(t.version.desc()).limit(1)
+        else:
+            query = query.where(t.version == version)
+        row = self.conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        rates = {k: Decimal(v) for k, v in json.loads(row["rates"]).items()}
+        return RateCard(row["id"], row["version"], row["unit"], from_micros(row["effective_at"]), rates)
+
+
+class Meters:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, meter_id: str) -> Meter | None:
+        row = self.conn.execute(select(meters).where(meters.c.id == meter_id)).mappings().first()
+        if row is None:
+            return None
+        return Meter(row["id"], row["event_type"], Aggregation(row["aggregation"]), row["property"],
+                     json.loads(row["filters"]))  # fmt: skip
+
+    def add(self, meter: Meter, created_at: int) -> None:
+        self.conn.execute(
+            insert(meters).values(
+                id=meter.id, event_type=meter.event_type, aggregation=str(meter.aggregation),
+                property=meter.property, filters=dumps(dict(meter.filters)), created_at=created_at,
+            )
+        )  # fmt: skip
+
+    def event_types(self) -> set[str]:
+        return set(self.conn.execute(select(meters.c.event_type).distinct()).scalars())
+
+
+class Events:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def fingerprints(self, keys: Sequence[str]) -> dict[str, str]:
+        """The stored fingerprint of each of ``keys`` that was accepted before."""
+        found: dict[str, str] = {}
+        ordered = sorted(set(keys))
+        if self.conn.dialect.name == "postgresql" and ordered:
+            # One array parameter: one plan whatever the batch size (a 1,000-item IN list can
+            # get a generic plan that scans the table once psycopg prepares it).
+            raw = self.conn.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor:
+                cursor.execute("SELECT key, fingerprint FROM usage_events WHERE key = ANY(%s)", (ordered,))
+                found.update((key, digest) for key, digest in cursor.fetchall())
+            return found
+        for i in range(0, len(ordered), _KEYS_PER_QUERY):
+            chunk = ordered[i : i + _KEYS_PER_QUERY]
+            query = select(usage_events.c.key, usage_events.c.fingerprint).where(usage_events.c.key.in_(chunk))
+            found.update((key, digest) for key, digest in self.conn.execute(query))
+        return found
+
+    def add_many(self, events: Sequence[tuple[Event, str, str]], recorded_at: int) -> None:
+        """Insert ``(event, fingerprint, properties JSON)`` in key order (index-friendly), in one statement."""
+        if not events:
+            return
+        rows = [
+            (e.key, e.account_id, e.event_type, to_micros(e.event_at), e.quantity_micros, props, fp, recorded_at, 0)
+            for e, fp, props in sorted(events, key=lambda triple: triple[0].key)
+        ]  # fmt: skip
+        columns = [c.name for c in usage_events.columns]
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        if self.conn.dialect.name == "postgresql":
+            # COPY is PostgreSQL's bulk path; it runs inside this unit of work's transaction.
+            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        raw.executemany(f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def grouped(self, meter: Meter, account_id: str, bounds: Sequence[tuple[int, int]]) -> list[Decimal]:
+        """Count, sum or max of the quantity per ``[start, end)`` bound, in one SQL query."""
+        assert meter.property is None
+        assert not meter.filters
+        assert meter.aggregation is not Aggregation.UNIQUE_COUNT
+        e = usage_events.c
+        bucket = case(*((and_(e.event_at >= s, e.event_at < t), i) for i, (s, t) in enumerate(bounds)), else_=-1)
+        value = {
+            Aggregation.COUNT: func.count(),
+            Aggregation.SUM: func.coalesce(func.sum(e.quantity), 0),
+            Aggregation.MAX: func.coalesce(func.max(e.quantity), 0),
+        }[meter.aggregation]
+        query = (
+            select(bucket.label("bucket"), value)
+            .where(e.account_id == account_id, e.event_type == meter.event_type)
+            .where(e.event_at >= bounds[0][0], e.event_at < bounds[-1][1])
+            .group_by(bucket)
+        )
+        values = [Decimal(0)] * len(bounds)
+        for index, amount in self.conn.execute(query):
+            if index >= 0:
+                number = Decimal(int(amount))
+                values[index] = number if meter.aggregation is Aggregation.COUNT else number.scaleb(-6)
+        return values
+
+    def stream(
+        self, account_id: str, event_type: str, start: int, end: int
+    ) -> Iterator[tuple[int, int, dict[str, PropertyValue]]]:
+        """``(event_at, quantity, properties)`` of an account's events of a type, by time."""
+        e = usage_events.c
+        query = (
+            select(e.event_at, e.quantity, e.properties)
+            .where(e.account_id == account_id, e.event_type == event_type, e.event_at >= start, e.event_at < end)
+            .order_by(e.event_at)
+            .execution_options(yield_per=2_000)
+        )
+        for at, quantity, properties in self.conn.execute(query):
+            yield at, quantity, json.loads(properties)
+
+    def unburned(self, account_ids: Sequence[str] | None, limit: int) -> list[Event]:
+        e = usage_events.c
+        query = select(usage_events).where(e.burned == 0).order_by(e.recorded_at, e.key).limit(limit)
+        if account_ids is not None:
+            query = query.where(e.account_id.in_(account_ids))
+        return [
+            Event(r["key"], r["account_id"], r["event_type"], from_micros(r["event_at"]), r["quantity"],
+                  json.loads(r["properties"]))
+            for r in self.conn.execute(query).mappings()
+        ]  # fmt: skip
+
+    def mark_burned(self, keys: Sequence[str]) -> None:
+        for i in range(0, len(keys), _KEYS_PER_QUERY):
+            chunk = list(keys[i : i + _KEYS_PER_QUERY])
+            self.conn.execute(update(usage_events).where(usage_events.c.key.in_(chunk)).values(burned=1))
+
+
+class Holds:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, hold: Hold) -> None:
+        self.conn.execute(insert(holds).values(_hold_row(hold)))
+
+    def get(self, hold_id: str) -> Hold | None:
+        row = self.conn.execute(select(holds).where(holds.c.id == hold_id)).mappings().first()
+        return None if row is None else _hold_from(row)
+
+    def by_transaction(self, tx_id: str) -> Hold | None:
+        row = self.conn.execute(select(holds).where(holds.c.hold_tx_id == tx_id)).mappings().first()
+        return None if row is None else _hold_from(row)
+
+    def resolve(self, hold: Hold) -> None:
+        """Record a resolution; only an open hold can resolve (the writer lock is held)."""
+        changed = self.conn.execute(
+            update(holds)
+            .where(holds.c.id == hold.id, holds.c.status == str(HoldStatus.OPEN))
+            .values(
+                status=str(hold.status), resolution_tx_id=hold.resolution_tx_id, captured_units=hold.captured_units,
+                released_units=hold.released_units,
+                resolved_at=None if hold.resolved_at is None else to_micros(hold.resolved_at),
+            )
+        ).rowcount  # fmt: skip
+        assert changed == 1, f"hold {hold.id} was not open"
+
+    def due(self, now: int, limit: int) -> list[Hold]:
+        t = holds.c
+        query = (
+            select(holds)
+            .where(t.status == str(HoldStatus.OPEN), t.expires_at <= now)
+            .order_by(t.expires_at, t.id)
+            .limit(limit)
+        )
+        return [_hold_from(r) for r in self.conn.execute(query).mappings()]
+
+    def open_units(self, account_id: str, unit: str, *, overdraft_only: bool = False) -> int:
+        """What the account's open holds hold in ``unit`` (only their overdraft parts if asked)."""
+        t = holds.c
+        column = t.overdraft_units if overdraft_only else t.amount_units
+        query = select(func.coalesce(func.sum(column), 0)).where(
+            t.account_id == account_id, t.unit == unit, t.status == str(HoldStatus.OPEN)
+        )
+        return int(self.conn.execute(query).scalar_one())
+
+
+def _hold_row(hold: Hold) -> dict[str, Any]:
+    return {
+        "id": hold.id, "account_id": hold.account_id, "unit": hold.unit, "feature": hold.feature,
+        "quantity": str(hold.quantity), "rate": str(hold.rate), "amount_units": hold.amount_units,
+        "requested_units": hold.requested_units, "overdraft_units": hold.overdraft_units, "status": str(hold.status),
+        "created_at": to_micros(hold.created_at), "expires_at": to_micros(hold.expires_at),
+        "hold_tx_id": hold.hold_tx_id, "resolution_tx_id": hold.resolution_tx_id,
+        "captured_units": hold.captured_units, "released_units": hold.released_units,
+        "resolved_at": None if hold.resolved_at is None else to_micros(hold.resolved_at),
+    }  # fmt: skip
+
+
+def _hold_from(row: Any) -> Hold:
+    return Hold(
+        id=row["id"], account_id=row["account_id"], unit=row["unit"], feature=row["feature"],
+        quantity=Decimal(row["quantity"]), rate=Decimal(row["rate"]), amount_units=row["amount_units"],
+        requested_units=row["requested_units"], overdraft_units=row["overdraft_units"],
+        status=HoldStatus(row["status"]),
+        created_at=from_micros(row["created_at"]), expires_at=from_micros(row["expires_at"]),
+        hold_tx_id=row["hold_tx_id"], resolution_tx_id=row["resolution_tx_id"],
+        captured_units=row["captured_units"], released_units=row["released_units"],
+        resolved_at=None if row["resolved_at"] is None else from_micros(row["resolved_at"]),
+    )  # fmt: skip
+
+
+assert limits.QUANTITY_SCALE == 6, "Events.grouped scales sums by 10**-6"

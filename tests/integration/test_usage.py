@@ -1,0 +1,160 @@
+"""Usage ingest (per-event results, nothing half-written), meters across DST, async burns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from drawdown.book import Book
+from drawdown.domain.errors import BatchTooLarge
+from tests.conftest import START, FixedClock
+from tests.integration.checker import check
+from tests.integration.dump import snapshot
+
+
+def setup(book: Book, time_zone: str = "UTC") -> None:
+    book.create_account("acme", currency="USD", time_zone=time_zone)
+    book.define_meter("calls", event_type="api_call", aggregation="sum")
+
+
+def event(key: str, **fields: Any) -> dict[str, Any]:
+    return {"key": key, "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z", "quantity": "1"} | fields
+
+
+BAD = [
+    ("missing key", {"key": None}, "invalid_field"),
+    ("empty key", {"key": ""}, "invalid_field"),
+    ("unknown account", {"account": "nobody"}, "account_not_found"),
+    ("bad account id", {"account": "a b"}, "invalid_identifier"),
+    ("unknown event type", {"type": "gpu_seconds"}, "meter_not_found"),
+    ("naive time", {"time": "2026-03-01T11:00:00"}, "naive_datetime"),
+    ("unparseable time", {"time": "yesterday"}, "naive_datetime"),
+    ("missing time", {"time": None}, "naive_datetime"),
+    ("too late", {"time": "2026-02-22T11:59:59Z"}, "event_too_late"),
+    ("too far ahead", {"time": "2026-03-01T12:05:01Z"}, "event_in_future"),
+    ("negative quantity", {"quantity": "-1"}, "invalid_quantity"),
+    ("non-numeric quantity", {"quantity": "lots"}, "invalid_quantity"),
+    ("float quantity", {"quantity": 1.5}, "float_not_allowed"),
+    ("infinite quantity", {"quantity": "Infinity"}, "invalid_quantity"),
+    ("too precise quantity", {"quantity": "0.0000001"}, "invalid_quantity"),
+    ("huge quantity", {"quantity": "1e13"}, "invalid_quantity"),
+    ("properties not an object", {"properties": ["a"]}, "invalid_properties"),
+    ("nested properties", {"properties": {"a": {"b": 1}}}, "invalid_properties"),
+    ("too many properties", {"properties": {f"p{i}": "x" for i in range(21)}}, "invalid_properties"),
+]
+
+
+@pytest.mark.parametrize(("case", "fields", "code"), BAD, ids=[b[0] for b in BAD])
+def test_bad_events_get_their_own_reason_and_write_nothing_while_good_ones_are_kept(
+    book: Book, case: str, fields: dict[str, Any], code: str
+) -> None:
+    setup(book)
+    report = book.ingest([event("good-1"), event("bad") | fields, event("good-2")])
+    assert [r.status for r in report.results] == ["accepted", "rejected", "accepted"]
+    assert report.results[1].code == code, report.results[1].message
+    assert report.results[1].message
+    with book.engine.connect() as conn:
+        keys = sorted(k for (k,) in conn.exec_driver_sql("SELECT key FROM usage_events"))
+    assert keys == ["good-1", "good-2"]
+
+
+def test_the_late_cutoff_is_configurable_and_the_error_names_it(book: Book) -> None:
+    setup(book)
+    book.set_late_cutoff(3600)
+    report = book.ingest([event("old", time="2026-03-01T10:59:59Z"), event("ok", time="2026-03-01T11:00:00Z")])
+    assert [r.status for r in report.results] == ["rejected", "accepted"]
+    assert "2026-03-01T11:00:00+00:00" in (report.results[0].message or "")
+
+
+def test_an_oversized_batch_is_refused_whole_and_writes_nothing(book: Book) -> None:
+    setup(book)
+    before = snapshot(book.engine)
+    with pytest.raises(BatchTooLarge):
+        book.ingest([event(f"e{i}") for i in range(10_001)])
+    assert snapshot(book.engine) == before
+
+
+def test_duplicates_are_recognised_across_and_within_batches_and_conflicts_write_nothing(book: Book) -> None:
+    setup(book)
+    first = book.ingest([event("a"), event("b", quantity="2")])
+    assert first.accepted == 2
+    before = snapshot(book.engine)
+    again = book.ingest([event("a"), event("b", quantity="2.000"), event("b", quantity="3")])
+    assert [r.status for r in again.results] == ["duplicate", "duplicate", "rejected"]
+    assert again.results[2].code == "idempotency_conflict"
+    assert snapshot(book.engine) == before
+    within = book.ingest([event("c"), event("c"), event("c", quantity="9")])
+    assert [r.status for r in within.results] == ["accepted", "duplicate", "rejected"]
+
+
+def test_a_full_batch_of_ten_thousand_events_is_accepted_in_one_call(book: Book) -> None:
+    setup(book)
+    report = book.ingest([event(f"e{i:05}", quantity=str(i % 7)) for i in range(10_000)])
+    assert report.accepted == 10_000
+    [day] = book.meter("calls", "acme", start="2026-03-01T00:00:00Z", end="2026-03-02T00:00:00Z")
+    assert day.value == sum(i % 7 for i in range(10_000))
+
+
+DST = [
+    # zone, a local day that is 23 hours long (spring forward), and its UTC start
+    ("Europe/Paris", "2026-03-29", datetime(2026, 3, 28, 23, tzinfo=UTC), 23),
+    ("America/New_York", "2026-03-08", datetime(2026, 3, 8, 5, tzinfo=UTC), 23),
+    ("Australia/Sydney", "2026-04-05", datetime(2026, 4, 4, 13, tzinfo=UTC), 25),  # autumn: 25 hours
+    ("Asia/Kolkata", "2026-03-29", datetime(2026, 3, 28, 18, 30, tzinfo=UTC), 24),  # no DST
+]
+
+
+@pytest.mark.parametrize(("zone", "day", "start", "hours"), DST, ids=[d[0] for d in DST])
+def test_meters_aggregate_per_local_day_across_dst_with_half_open_boundaries(
+    book: Book, clock: FixedClock, zone: str, day: str, start: datetime, hours: int
+) -> None:
+    clock.at = start + timedelta(days=2)
+    setup(book, zone)
+    book.define_meter("peak", event_type="api_call", aggregation="max")
+    book.define_meter("n", event_type="api_call", aggregation="count")
+    instants = [start - timedelta(microseconds=1), start, start + timedelta(hours=hours) - timedelta(microseconds=1)]
+    instants.append(start + timedelta(hours=hours))
+    book.ingest([event(f"e{i}", time=t.isoformat(), quantity=str(i + 1)) for i, t in enumerate(instants)])
+    readings = book.meter("calls", "acme", start=start - timedelta(hours=1), end=start + timedelta(hours=hours + 1))
+    assert [(r.period.start, r.period.end - r.period.start) for r in readings][1] == (start, timedelta(hours=hours))
+    assert [r.value for r in readings] == [1, 2 + 3, 4]
+    assert [r.value for r in book.meter("peak", "acme", start=start, end=start + timedelta(hours=1))] == [3]
+    assert [r.value for r in book.meter("n", "acme", start=start, end=start + timedelta(hours=1))] == [2]
+
+
+def test_property_meters_sum_max_and_count_distinct_values_of_filtered_events(book: Book) -> None:
+    setup(book)
+    book.define_meter(
+        "eu_tokens", event_type="api_call", aggregation="sum", property="tokens", filters={"region": "eu"}
+    )
+    book.define_meter("users", event_type="api_call", aggregation="unique_count", property="user")
+    book.define_meter("biggest", event_type="api_call", aggregation="max", property="tokens")
+    props = [
+        {"region": "eu", "tokens": "10.5", "user": "u1"},
+        {"region": "eu", "tokens": 7, "user": "u2"},
+        {"region": "us", "tokens": "100", "user": "u1"},
+        {"region": "eu", "user": "u3"},
+    ]
+    book.ingest([event(f"e{i}", properties=p) for i, p in enumerate(props)])
+    window = {"start": START - timedelta(days=1), "end": START, "period": None}
+    assert book.meter("eu_tokens", "acme", **window)[0].value == Decimal("17.5")  # type: ignore[arg-type]
+    assert book.meter("users", "acme", **window)[0].value == 3  # type: ignore[arg-type]
+    assert book.meter("biggest", "acme", **window)[0].value == 100  # type: ignore[arg-type]
+
+
+def test_async_mode_events_burn_credit_by_event_time_once_and_never_below_the_floor(book: Book) -> None:
+    setup(book)
+    book.define_unit("CREDIT", scale=3)
+    book.define_rate_card("std", "CREDIT", {"api_call": "0.5"}, effective_at=START - timedelta(days=30))
+    book.configure_account("acme", mode="async", rate_card="std", overdraft_limits={"CREDIT": "1"})
+    book.issue_grant("acme", "2", "CREDIT", reason_code="welcome", effective_at=START - timedelta(days=2))
+    book.ingest([event("u1", quantity="3"), event("u2", quantity="4")])  # 1.5 + 2 = 3.5 credits
+    report = book.burn_usage()
+    assert (report.charged, report.unbilled_units) == (2, 500)  # 2 from the grant, 1 lent, 0.5 unbilled
+    b = book.balance("acme", "CREDIT")
+    assert (b.available_units, b.consumed_units, b.overdraft_units) == (0, 3000, 1000)
+    assert book.burn_usage().charged == 0
+    assert check(book.engine, {("acme", "CREDIT"): 1000}) == []

@@ -1,0 +1,98 @@
+"""Properties of the pure metering core: hold resolution, enforcement decisions, rating."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from drawdown.domain.enforcement import Mode, Reason, decide
+from drawdown.domain.holds import resolution_postings
+from drawdown.domain.ledger import EntryKind, Posting, check_balanced
+from drawdown.domain.money import credit_unit
+from drawdown.domain.rates import cost_units
+from drawdown.domain.usage import Aggregation, Meter, aggregate
+
+legs_strategy = st.lists(st.integers(1, 1_000), min_size=1, max_size=6).map(
+    lambda amounts: [
+        Posting(EntryKind.HOLD, "acme", "CREDIT", amount, f"g{i}", "acme", {"position": i})
+        for i, amount in enumerate(amounts)
+    ]
+)
+
+
+@given(legs_strategy, st.data())
+def test_a_resolution_captures_in_leg_order_returns_the_rest_and_balances(
+    legs: list[Posting], data: st.DataObject
+) -> None:
+    held = sum(leg.amount for leg in legs)
+    captured = data.draw(st.integers(0, held))
+    out = resolution_postings(legs, captured, lambda leg: EntryKind.GRANT)
+    check_balanced(out)
+    consumed = [p for p in out if p.kind is EntryKind.CONSUMED]
+    returned = [p for p in out if p.kind is EntryKind.GRANT]
+    assert sum(p.amount for p in consumed) + sum(p.amount for p in returned) == held
+    assert sum(p.amount for p in out if p.kind is EntryKind.HOLD) == -held
+    # draw order: every consumed leg comes from a grant no later than any returned leg
+    order = {leg.grant_id: i for i, leg in enumerate(legs)}
+    if consumed and returned:
+        assert max(order[p.grant_id] for p in consumed) <= min(order[p.grant_id] for p in returned)
+
+
+def test_returned_credit_goes_where_the_caller_says_and_overdraft_legs_return_to_overdraft() -> None:
+    legs = [
+        Posting(EntryKind.HOLD, "acme", "C", 5, "g1", "acme"),
+        Posting(EntryKind.HOLD, "acme", "C", 3, None, "acme", {"overdraft": True}),
+    ]
+    fates = {"g1": EntryKind.VOIDED, None: EntryKind.OVERDRAFT}
+    out = resolution_postings(legs, 2, lambda leg: fates[leg.grant_id])
+    assert [(p.kind, p.amount) for p in out if p.amount > 0] == [
+        (EntryKind.CONSUMED, 2),
+        (EntryKind.VOIDED, 3),
+        (EntryKind.OVERDRAFT, 3),
+    ]
+
+
+DECISIONS = [
+    # mode, kill, cost, covered, headroom -> allowed, reason, holdable
+    (Mode.ENFORCE, False, 10, 10, 0, True, Reason.COVERED, 10),
+    (Mode.ENFORCE, False, 10, 6, 4, True, Reason.OVERDRAFT, 10),
+    (Mode.ENFORCE, False, 10, 6, 3, False, Reason.INSUFFICIENT_CREDIT, 9),
+    (Mode.ASYNC, False, 10, 6, 3, True, Reason.ABOVE_FLOOR, 9),
+    (Mode.ASYNC, False, 10, 0, 0, False, Reason.BELOW_FLOOR, 0),
+    (Mode.SHADOW, False, 10, 0, 0, True, Reason.SHADOW, 0),
+    (Mode.SHADOW, True, 10, 10, 0, False, Reason.KILL_SWITCH, 0),
+    (Mode.ENFORCE, True, 1, 1, 0, False, Reason.KILL_SWITCH, 0),
+]
+
+
+@pytest.mark.parametrize(("mode", "kill", "cost", "covered", "headroom", "allowed", "reason", "holdable"), DECISIONS)
+def test_decisions_follow_the_published_table(
+    mode: Mode, kill: bool, cost: int, covered: int, headroom: int, allowed: bool, reason: Reason, holdable: int
+) -> None:
+    verdict = decide(mode, kill_switch=kill, cost_units=cost, covered_units=covered, headroom_units=headroom)
+    assert (verdict.allowed, verdict.reason, verdict.holdable_units) == (allowed, reason, holdable)
+    assert verdict.holdable_units <= covered + headroom
+
+
+@given(st.integers(0, 10**6), st.integers(0, 10**6))
+def test_rating_a_then_b_costs_a_plus_b_or_at_most_one_smallest_step_more(a: int, b: int) -> None:
+    unit = credit_unit("CREDIT", 2)
+    rate = Decimal("0.0037")
+    qa, qb = Decimal(a).scaleb(-3), Decimal(b).scaleb(-3)
+    together = cost_units(qa + qb, rate, unit)
+    apart = cost_units(qa, rate, unit) + cost_units(qb, rate, unit)
+    assert together <= apart <= together + 1
+    assert Decimal(together).scaleb(-2) >= (qa + qb) * rate
+
+
+def test_aggregate_counts_sums_maxes_and_distinct_values_of_matching_events() -> None:
+    events = [("call", 2_000_000, {"r": "eu", "u": "a"}), ("call", 500_000, {"r": "us", "u": "a"})]
+    events += [("other", 9_000_000, {"r": "eu", "u": "b"}), ("call", 1_000_000, {"r": "eu", "u": "c"})]
+    eu = {"r": "eu"}
+    assert aggregate(Meter("m", "call", Aggregation.SUM, None, eu), events) == Decimal("3")
+    assert aggregate(Meter("m", "call", Aggregation.COUNT), events) == 3
+    assert aggregate(Meter("m", "call", Aggregation.MAX), events) == Decimal("2")
+    assert aggregate(Meter("m", "call", Aggregation.UNIQUE_COUNT, "u"), events) == 2
