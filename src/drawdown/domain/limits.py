@@ -40,3 +40,12 @@ BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 CHECKPOINT_EVERY_ENTRIES = 512
 # Grants kept in memory per process (they are immutable, so caching them is always safe).
 GRANT_CACHE_ENTRIES_MAX = 200_000
+
+# Pricing, contracts and invoices.
+PRICE_TIERS_MAX = 50
+PRICES_PER_BOOK_MAX = 1_000
+CONTRACT_RULES_MAX = 200
+INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per draw
+EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
+LATE_USAGE_ROWS_MAX = 10_000
+INVOICES_PER_RUN_PAGE = 200

@@ -14,9 +14,14 @@ from typing import Protocol, Self
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance, GrantState
+from drawdown.domain.billed_usage import UsageEvent, UsageTotal
+from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.grants import Grant
+from drawdown.domain.instants import Period
+from drawdown.domain.invoice_records import CreditNote, StoredInvoice
 from drawdown.domain.ledger import EntryKind, StoredLink, Transaction, TransactionDraft
 from drawdown.domain.money import Unit
+from drawdown.domain.pricing import PriceBook
 
 
 class Clock(Protocol):
@@ -72,6 +77,50 @@ class Ledger(Protocol):
     def due_expiries(self, now: int, limit: int) -> list[GrantState]: ...
 
 
+class PriceBookRepository(Protocol):
+    def versions(self, book_id: str) -> list[PriceBook]: ...
+    def add(self, book: PriceBook, created_at: datetime) -> None: ...
+
+
+class ContractRepository(Protocol):
+    def versions(self, account_id: str) -> list[Contract]: ...
+    def add(self, contract: Contract, created_at: datetime) -> None: ...
+
+
+class InvoiceRepository(Protocol):
+    def get(self, invoice_id: str) -> StoredInvoice | None: ...
+    def for_period(self, account_id: str, period_start: datetime) -> StoredInvoice | None: ...
+    def latest(self, account_id: str) -> StoredInvoice | None: ...
+    def add(self, invoice: StoredInvoice) -> None: ...
+    def mark_voided(self, invoice_id: str, at: datetime) -> None: ...
+    def add_credit_note(self, note: CreditNote) -> None: ...
+
+
+class UsageSource(Protocol):
+    """The seam between metering and invoicing: usage quantities per account, product and period.
+
+    ``totals`` sums the usage that occurred in ``period`` and was recorded in
+    ``(recorded_after, recorded_until]``; ``late`` lists events that occurred before
+    ``before`` but were recorded in that window (usage for periods already invoiced). The
+    stored implementation reads the ``usage_lines`` table; metering replaces it.
+    """
+
+    def totals(
+        self, account_id: str, period: Period, *, recorded_after: datetime | None, recorded_until: datetime
+    ) -> list[UsageTotal]: ...
+    def late(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[UsageEvent]: ...
+    def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int: ...
+
+
+class AvailabilitySource(Protocol):
+    """Recorded availability and incidents, the input of SLA credit schedules."""
+
+    def records(self, account_id: str, period: Period) -> list[Availability]: ...
+    def record(self, account_id: str, record: Availability, occurred_at: datetime, record_id: str) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction and the repositories that work inside it."""
 
@@ -83,6 +132,16 @@ class UnitOfWork(Protocol):
     def grants(self) -> GrantRepository: ...
     @property
     def ledger(self) -> Ledger: ...
+    @property
+    def price_books(self) -> PriceBookRepository: ...
+    @property
+    def contracts(self) -> ContractRepository: ...
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+    @property
+    def usage(self) -> UsageSource: ...
+    @property
+    def availability(self) -> AvailabilitySource: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -19,6 +19,7 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage.grant_cache import GrantCache
+from drawdown.storage.invoicing import Contracts, Invoices, PriceBooks, StoredAvailability, StoredUsage
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.schema import accounts, grants, ledger_head, units
 
@@ -105,6 +106,11 @@ class SqlUnitOfWork:
         self.units = Units(self.conn)
         self.accounts = Accounts(self.conn)
         self.grants = Grants(self.conn, self.ledger)
+        self.price_books = PriceBooks(self.conn)
+        self.contracts = Contracts(self.conn)
+        self.invoices = Invoices(self.conn)
+        self.usage = StoredUsage(self.conn)
+        self.availability = StoredAvailability(self.conn)
         return self
 
     def __exit__(
