@@ -14,6 +14,7 @@ from drawdown.book import Book
 from drawdown.book import open_book as open
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance, GrantStatus
+from drawdown.domain.contracts import Contract
 from drawdown.domain.errors import (
     AccountNotFound,
     Conflict,
@@ -27,9 +28,13 @@ from drawdown.domain.errors import (
     Refused,
 )
 from drawdown.domain.grants import Category, Grant, Scope, Source
+from drawdown.domain.invoice_records import CreditNote
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Money, Unit
+from drawdown.domain.pricing import PriceBook
 from drawdown.services.charges import ChargeResult
+from drawdown.services.invoice_runs import RunReport
+from drawdown.services.invoices import InvoiceView
 from drawdown.services.queries import GrantView, VerifyReport
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "Category",
     "ChargeResult",
     "Conflict",
+    "Contract",
+    "CreditNote",
     "DrawdownError",
     "Grant",
     "GrantAlreadyVoided",
@@ -49,9 +56,12 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientCredit",
     "InvalidInput",
+    "InvoiceView",
     "Money",
     "NotFound",
+    "PriceBook",
     "Refused",
+    "RunReport",
     "Scope",
     "Source",
     "Transaction",

@@ -8,12 +8,14 @@ PUBLIC = [
     "Account", "AccountNotFound", "Balance", "Book", "Category", "ChargeResult", "Conflict", "DrawdownError",
     "Grant", "GrantAlreadyVoided", "GrantNotFound", "GrantStatus", "GrantView", "IdempotencyConflict",
     "InsufficientCredit", "InvalidInput", "Money", "NotFound", "Refused", "Scope", "Source", "Transaction",
-    "Unit", "VerifyReport", "open",
+    "Unit", "VerifyReport", "open", "Contract", "CreditNote", "InvoiceView", "PriceBook", "RunReport",
 ]  # fmt: skip
 
 BOOK_METHODS = [
     "balance", "charge", "close", "create_account", "define_unit", "expire_due", "grants", "issue_grant",
-    "ledger", "unit", "verify", "void_grant",
+    "ledger", "unit", "verify", "void_grant", "publish_price_book", "amend_contract", "record_usage",
+    "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
+    "run_invoices",
 ]  # fmt: skip
 
 

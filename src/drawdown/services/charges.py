@@ -111,21 +111,28 @@ def charge(
 
 def plan(uow: UnitOfWork, payer: Account, wanted: Charge) -> Drawdown:
     """Gather the payer's and its ancestors' open grants with cap headroom, and draw."""
+    candidates, pool_headroom = candidates_for(uow, payer, wanted.unit, wanted.at)
+    return draw(wanted, candidates, payer.drawdown_policy, pool_headroom)
+
+
+def candidates_for(uow: UnitOfWork, payer: Account, unit: str, at: datetime) -> tuple[list[Candidate], int | None]:
+    """The open grants that might pay ``payer`` in ``unit`` at ``at``, each with its period-cap
+    headroom, and what is left of the payer's pool cap (``None``: no pool cap)."""
     chain = uow.accounts.chain(payer.id)
-    states = uow.ledger.grant_states([a.id for a in chain], wanted.unit, open_only=True)
+    states = uow.ledger.grant_states([a.id for a in chain], unit, open_only=True)
     zones = {a.id: a.time_zone for a in chain}
     candidates = [
-        Candidate(s.grant, s.remaining_units, _grant_headroom(uow, s.grant, wanted.at, zones[s.grant.account_id]),
+        Candidate(s.grant, s.remaining_units, _grant_headroom(uow, s.grant, at, zones[s.grant.account_id]),
                   pooled=s.grant.account_id != payer.id)
         for s in states
     ]  # fmt: skip
-    pool_cap = payer.pool_caps.get(wanted.unit)
+    pool_cap = payer.pool_caps.get(unit)
     pool_headroom = None
     if pool_cap is not None and any(c.pooled for c in candidates):
-        start, end = cap_window(pool_cap.period, wanted.at, payer.time_zone)
-        used = uow.ledger.drawn_between(account_id=payer.id, unit=wanted.unit, start=start, end=end, pooled_only=True)
+        start, end = cap_window(pool_cap.period, at, payer.time_zone)
+        used = uow.ledger.drawn_between(account_id=payer.id, unit=unit, start=start, end=end, pooled_only=True)
         pool_headroom = max(pool_cap.amount_units - used, 0)
-    return draw(wanted, candidates, payer.drawdown_policy, pool_headroom)
+    return candidates, pool_headroom
 
 
 def _grant_headroom(uow: UnitOfWork, grant: Grant, at: datetime, time_zone: str) -> int | None:
