@@ -50,6 +50,7 @@ def test_seed_a_100_dollar_invoice_with_a_50_dollar_meter_credit_leaves_50_to_pa
     book.issue_grant("acme", "50", "USD", scope="products:api,gpu", reason_code="welcome")
     use(book, ("e1", "api", "3000", "2026-10-03T10:00:00+00:00"), ("e2", "api", "2000", "2026-10-20T10:00:00+00:00"),
         ("e3", "storage", "500", "2026-10-21T10:00:00+00:00"))  # fmt: skip
+    assert book.record_usage("acme", [{"event_id": "e1", "product": "api", "quantity": "3000"}]) == 0  # a repeat
     clock.at = at("2026-11-01T06:00:00")
     inv = book.finalize_invoice("acme", "2026-10")
     assert inv.document["totals"] == {
@@ -214,14 +215,19 @@ def test_rebates_and_sla_credits_are_issued_as_grants_after_finalization(book: B
 def test_an_invoice_run_twice_creates_no_second_invoice(book: Book, clock: FixedClock) -> None:
     setup(book, clock)
     book.create_account("beta", currency="USD", time_zone="Europe/Paris")
+    book.create_account("euro", currency="EUR")  # the default price book is in USD: cannot be rated
+    book.issue_grant("acme", "4", "USD", reason_code="test")
     use(book, ("e1", "api", "1000", "2026-10-03T10:00:00+00:00"))
     clock.at = at("2026-11-02T00:00:00")
     seen: list[tuple[int, int]] = []
     first = book.run_invoices("2026-10", on_progress=lambda done, total: seen.append((done, total)))
     second = book.run_invoices("2026-10")
-    assert (first.finalized, first.already_finalized, first.failed) == (2, 0, {})
+    assert (first.finalized, first.already_finalized, first.failed) == (2, 0, {"euro": "unit_mismatch"})
     assert (second.finalized, second.already_finalized) == (0, 2)
-    assert seen == [(1, 2), (2, 2)]
+    assert seen[-1] == (3, 3)
+    acme = book.finalize_invoice("acme", "2026-10")
+    assert (acme.replayed, acme.document["totals"]["amount_due"]) == (True, "6.00")
+    assert book.balance("acme").consumed_units == 4_000_000
 
 
 def test_usage_is_billed_in_the_month_of_the_accounts_time_zone_across_dst(book: Book, clock: FixedClock) -> None:
@@ -233,3 +239,38 @@ def test_usage_is_billed_in_the_month_of_the_accounts_time_zone_across_dst(book:
     doc = book.preview_invoice("acme", "2026-10").document
     assert doc["period"] == {"start": "2026-09-30T22:00:00+00:00", "end": "2026-10-31T23:00:00+00:00"}
     assert [line["quantity"] for line in doc["lines"]] == ["100"]
+
+
+def test_an_invoice_run_never_draws_a_pooled_grant_twice(book: Book, clock: FixedClock) -> None:
+    setup(book, clock)
+    book.create_account("team-a", currency="USD", parent="acme")
+    book.create_account("team-b", currency="USD", parent="acme")
+    book.issue_grant("acme", "15", "USD", reason_code="pool")
+    book.record_usage("team-a", [{"event_id": "a1", "product": "api", "quantity": "1000",
+                                  "occurred_at": "2026-10-03T10:00:00+00:00"}])  # fmt: skip
+    book.record_usage("team-b", [{"event_id": "b1", "product": "api", "quantity": "1000",
+                                  "occurred_at": "2026-10-03T10:00:00+00:00"}])  # fmt: skip
+    clock.at = at("2026-11-02T00:00:00")
+    report = book.run_invoices("2026-10")
+    assert (report.finalized, report.failed) == (3, {})
+    due = [book.finalize_invoice(a, "2026-10").document["totals"]["amount_due"] for a in ("team-a", "team-b")]
+    assert sorted(due) == ["0.00", "5.00"]
+    assert book.balance("acme").available_units == 0
+    assert book.verify().ok
+
+
+def test_a_rebate_paid_as_a_credit_note_is_capped_at_what_the_invoice_owes(book: Book, clock: FixedClock) -> None:
+    setup(book, clock)
+    terms = {"rebates": [{"rule": "rebate-50", "threshold": "0", "percent": "50", "settlement": "credit_note"}]}
+    book.amend_contract("acme", terms, effective_at=at("2026-09-01T00:00:00"))
+    book.issue_grant("acme", "8", "USD", reason_code="test")
+    use(book, ("e1", "api", "1000", "2026-10-03T10:00:00+00:00"))
+    clock.at = at("2026-11-01T00:00:00")
+    inv = book.finalize_invoice("acme", "2026-10")
+    # spend 10.00, rebate 5.00; the invoice owes 2.00 after credits: 2.00 by credit note, 3.00 as a grant
+    assert [n.amount_units for n in inv.credit_notes] == [2_000_000]
+    assert inv.outstanding.units == 0
+    rebate = inv.document["after_finalization"][0]
+    assert (rebate["amount"], rebate["credit_note"]) == ("5.00", "2.00")
+    issued = {v.state.grant.reason_code: v.state.grant.amount_units for v in book.grants("acme")}
+    assert issued["rebate:rebate-50"] == 3_000_000

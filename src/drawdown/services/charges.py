@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -133,6 +134,24 @@ def candidates_for(uow: UnitOfWork, payer: Account, unit: str, at: datetime) -> 
         used = uow.ledger.drawn_between(account_id=payer.id, unit=unit, start=start, end=end, pooled_only=True)
         pool_headroom = max(pool_cap.amount_units - used, 0)
     return candidates, pool_headroom
+
+
+def candidates_for_many(
+    uow: UnitOfWork, payers: Sequence[Account], unit: str, at: datetime
+) -> dict[str, tuple[list[Candidate], int | None]]:
+    """:func:`candidates_for` for many accounts, with one grant query for those without a
+    parent (accounts in a hierarchy are gathered one by one, with their pools). The results
+    are independent only if no two of the accounts can draw the same grant."""
+    found = {p.id: candidates_for(uow, p, unit, at) for p in payers if p.parent_id is not None}
+    roots = {p.id: p for p in payers if p.parent_id is None}
+    by_owner: dict[str, list[Candidate]] = {account_id: [] for account_id in roots}
+    if roots:
+        for s in uow.ledger.grant_states(sorted(roots), unit, open_only=True):
+            owner = roots[s.grant.account_id]
+            headroom = _grant_headroom(uow, s.grant, at, owner.time_zone)
+            by_owner[owner.id].append(Candidate(s.grant, s.remaining_units, headroom))
+    found.update({account_id: (cands, None) for account_id, cands in by_owner.items()})
+    return found
 
 
 def _grant_headroom(uow: UnitOfWork, grant: Grant, at: datetime, time_zone: str) -> int | None:

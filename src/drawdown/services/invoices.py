@@ -9,16 +9,14 @@ write unit of work. A preview writes nothing.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from drawdown.domain import limits
 from drawdown.domain.accounts import Account
-from drawdown.domain.billed_usage import UsageEvent, summarize
-from drawdown.domain.contracts import Contract, contract_in_force
+from drawdown.domain.billed_usage import UsageTotal
+from drawdown.domain.contracts import Availability, Contract, contract_in_force
+from drawdown.domain.drawdown import Candidate
 from drawdown.domain.errors import (
     CreditNoteTooLarge,
     InvalidPeriod,
@@ -28,10 +26,10 @@ from drawdown.domain.errors import (
     UnitMismatch,
 )
 from drawdown.domain.explanations import document, money, text
-from drawdown.domain.instants import Period, calendar_period, month_period, to_micros, zone
+from drawdown.domain.instants import Period, month_period, to_micros, zone
 from drawdown.domain.invoice_postings import credit_postings, reinstatement_postings
 from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
-from drawdown.domain.invoices import Invoice, LateUsage, RatingInput, apply_credits, rate
+from drawdown.domain.invoices import Invoice, RatingInput, apply_credits, rate
 from drawdown.domain.ledger import EntryKind, TransactionDraft, TxKind, canonical_json, fingerprint
 from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
@@ -39,6 +37,7 @@ from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.services.charges import candidates_for
 from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest, issue_within
+from drawdown.services.late_usage import late_usage
 from drawdown.services.ports import Deps, UnitOfWork
 
 
@@ -63,16 +62,36 @@ class InvoiceView:
         return canonical_json(self.document)
 
 
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """What rating one account's month needs; loaded for one account or a page of them."""
+
+    contracts: list[Contract]
+    usage: list[UsageTotal]
+    availability: list[Availability]
+    previous: StoredInvoice | None  # the account's latest invoice, if any
+    candidates: list[Candidate]
+    pool_headroom_units: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    payer: Account
+    unit: Unit
+    billing: Period
+    invoice: Invoice
+    reasons: dict[str, dict[str, str]]
+
+
 def preview_invoice(deps: Deps, account: str, period: str) -> InvoiceView:
     """The upcoming (or any) invoice for a month, as it would be now. Writes nothing."""
     now = deps.clock.now()
     with deps.uow(write=False) as uow:
         payer = account_of(uow, account)
         billing = month_period(period, zone(payer.time_zone))
-        unit = unit_of(uow, payer.currency)
-        invoice, reasons = _compute(uow, payer, unit, billing, now)
-    due = Money(invoice.amount_due_units, unit)
-    return InvoiceView(None, "preview", payer.id, billing, due, due, document(invoice, reasons))
+        rated = compute(uow, payer, unit_of(uow, payer.currency), billing, now, load_one(uow, payer, billing, now), {})
+    due = Money(rated.invoice.amount_due_units, rated.unit)
+    return InvoiceView(None, "preview", payer.id, billing, due, due, document(rated.invoice, rated.reasons))
 
 
 def finalize_invoice(deps: Deps, account: str, period: str, *, actor: str) -> InvoiceView:
@@ -87,116 +106,111 @@ def finalize_invoice(deps: Deps, account: str, period: str, *, actor: str) -> In
         payer = account_of(uow, account)
         billing = month_period(period, zone(payer.time_zone))
         unit = unit_of(uow, payer.currency)
-        existing = uow.invoices.for_period(payer.id, billing.start)
+        loaded = load_one(uow, payer, billing, now)
+        previous = loaded.previous
+        existing = previous if previous is not None and previous.period.start == billing.start else None
+        if previous is not None and previous.period.start > billing.start:
+            existing = uow.invoices.for_period(payer.id, billing.start)
         if existing is not None:
             return _view(existing, unit, replayed=True)
-        _check_can_finalize(uow, payer, billing, now)
-        invoice, reasons = _compute(uow, payer, unit, billing, now)
-        invoice_id = deps.ids.new("inv")
-        doc = document(invoice, reasons)
-        legs = credit_postings(invoice)
-        if legs:
-            draft = TransactionDraft(
-                kind=TxKind.INVOICE, effective_at=now, postings=legs, actor=who, reason=f"invoice {invoice_id}",
-                idempotency_key=_credits_key(payer.id, billing), fingerprint=fingerprint({"invoice": invoice_id}),
-                links={"invoice_id": invoice_id, "account_id": payer.id},
-                data={"period_start": billing.start.isoformat(), "credits_units": invoice.total("credited_units")},
-            )  # fmt: skip
-            uow.ledger.post_many([(draft, deps.ids.new("tx"))], now)
-        notes = _settle_outcomes(deps, uow, invoice, invoice_id, doc, who, now)
-        stored = StoredInvoice(
-            invoice_id, payer.id, billing, unit.code, InvoiceStatus.FINALIZED, invoice.total("amount_units"),
-            invoice.total("credited_units"), invoice.amount_due_units, now, doc, now, None, tuple(notes),
-        )  # fmt: skip
-        uow.invoices.add(stored)
-        for note in notes:
-            uow.invoices.add_credit_note(note)
+        check_can_finalize(payer, billing, now, loaded.previous)
+        stored = freeze(deps, uow, [compute(uow, payer, unit, billing, now, loaded, {})], who, now)[0]
     return _view(stored, unit)
 
 
-def _check_can_finalize(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) -> None:
+def check_can_finalize(payer: Account, billing: Period, now: datetime, previous: StoredInvoice | None) -> None:
     if now < billing.end:
         raise InvalidPeriod(
             f"the period ends at {billing.end.isoformat()}; preview it until then, finalize it afterwards",
             field="period",
         )
-    latest = uow.invoices.latest(payer.id)
-    if latest is not None and latest.period.start > billing.start:
+    if previous is not None and previous.period.start > billing.start:
         raise InvoiceOutOfOrder(
-            f"{payer.id} already has an invoice for the later period starting {latest.period.start.isoformat()}; "
+            f"{payer.id} already has an invoice for the later period starting {previous.period.start.isoformat()}; "
             "invoices are finalized in period order",
             field="period",
-            invoice_id=latest.id,
+            invoice_id=previous.id,
         )
+
+
+def freeze(deps: Deps, uow: UnitOfWork, items: list[Rated], who: str, now: datetime) -> list[StoredInvoice]:
+    """Post the credits every invoice drew (one batch), settle rebates and SLA credits, and
+    store each frozen invoice."""
+    ids = [deps.ids.new("inv") for _ in items]
+    drafts = []
+    for invoice_id, r in zip(ids, items, strict=True):
+        legs = credit_postings(r.invoice)
+        if legs:
+            draft = TransactionDraft(
+                kind=TxKind.INVOICE, effective_at=now, postings=legs, actor=who, reason=f"invoice {invoice_id}",
+                idempotency_key=_credits_key(r.payer.id, r.billing), fingerprint=fingerprint({"invoice": invoice_id}),
+                links={"invoice_id": invoice_id, "account_id": r.payer.id},
+                data={"period_start": r.billing.start.isoformat(), "credits_units": r.invoice.total("credited_units")},
+            )  # fmt: skip
+            drafts.append((draft, deps.ids.new("tx")))
+    uow.ledger.post_many(drafts, now)
+    stored_all = []
+    for invoice_id, r in zip(ids, items, strict=True):
+        doc = document(r.invoice, r.reasons)
+        notes = _settle_outcomes(deps, uow, r.invoice, invoice_id, doc, who, now)
+        stored = StoredInvoice(
+            invoice_id, r.payer.id, r.billing, r.unit.code, InvoiceStatus.FINALIZED, r.invoice.total("amount_units"),
+            r.invoice.total("credited_units"), r.invoice.amount_due_units, now, doc, now, None, tuple(notes),
+        )  # fmt: skip
+        stored_all.append(stored)
+    uow.invoices.add_many(stored_all)
+    for stored in stored_all:
+        for note in stored.credit_notes:
+            uow.invoices.add_credit_note(note)
+    return stored_all
 
 
 def _credits_key(account_id: str, billing: Period) -> str:
     return f"invoice:{account_id}:{to_micros(billing.start)}"
 
 
-def _compute(
-    uow: UnitOfWork, payer: Account, unit: Unit, billing: Period, now: datetime
-) -> tuple[Invoice, dict[str, dict[str, str]]]:
-    contracts = uow.contracts.versions(payer.id)
-    contract = contract_in_force(contracts, billing.start)
-    versions = uow.price_books.versions("default" if contract is None else contract.price_book)
+def load_one(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) -> Loaded:
+    candidates, pool = candidates_for(uow, payer, payer.currency, now)
+    return Loaded(
+        uow.contracts.versions(payer.id),
+        uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=now),
+        uow.availability.records(payer.id, billing),
+        uow.invoices.latest(payer.id),
+        candidates,
+        pool,
+    )
+
+
+def compute(
+    uow: UnitOfWork,
+    payer: Account,
+    unit: Unit,
+    billing: Period,
+    now: datetime,
+    loaded: Loaded,
+    books: dict[str, list[PriceBook]],
+) -> Rated:
+    """Rate and apply credits (pure, given ``loaded``); ``books`` caches price-book versions."""
+    contract = contract_in_force(loaded.contracts, billing.start)
+    book_id = "default" if contract is None else contract.price_book
+    if book_id not in books:
+        books[book_id] = uow.price_books.versions(book_id)
+    versions = books[book_id]
     book = book_in_force(versions, billing.start, None if contract is None else contract.price_book_version)
     if book.unit != unit.code:
         raise UnitMismatch(f"price book {book.label} is in {book.unit}; {payer.id} bills in {unit.code}", field="unit")
     rating = RatingInput(
-        payer.id, unit, billing, payer.time_zone, now, book, contract,
-        tuple(uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=now)),
-        _late_usage(uow, payer, billing, now, contracts, versions),
-        tuple(uow.availability.records(payer.id, billing)),
+        payer.id, unit, billing, payer.time_zone, now, book, contract, tuple(loaded.usage),
+        late_usage(uow, payer, billing, now, loaded.previous, loaded.contracts, versions), tuple(loaded.availability),
     )  # fmt: skip
-    candidates, pool = candidates_for(uow, payer, unit.code, now)
-    invoice = apply_credits(rate(rating), candidates, payer.drawdown_policy, pool)
-    grants = {c.grant.id: c.grant for c in candidates}
+    invoice = apply_credits(rate(rating), loaded.candidates, payer.drawdown_policy, loaded.pool_headroom_units)
+    grants = {c.grant.id: c.grant for c in loaded.candidates}
     reasons = {
         d.grant_id: {"reason_code": grants[d.grant_id].reason_code, "source": str(grants[d.grant_id].source),
                      "scope": grants[d.grant_id].scope.describe()}
         for line in invoice.lines for d in line.credits
     }  # fmt: skip
-    return invoice, reasons
-
-
-def _late_usage(
-    uow: UnitOfWork,
-    payer: Account,
-    billing: Period,
-    now: datetime,
-    contracts: list[Contract],
-    versions: list[PriceBook],
-) -> tuple[LateUsage, ...]:
-    """Usage of months already invoiced, recorded after the previous invoice was frozen."""
-    previous = uow.invoices.latest(payer.id)
-    if previous is None or previous.period.start >= billing.start:
-        return ()
-    events = uow.usage.late(
-        payer.id, billing.start, recorded_after=previous.usage_cutoff, recorded_until=now,
-        limit=limits.LATE_USAGE_ROWS_MAX,
-    )  # fmt: skip
-    by_period: dict[Period, list[UsageEvent]] = defaultdict(list)
-    for event in events:
-        by_period[calendar_period(event.occurred_at, "month", zone(payer.time_zone))].append(event)
-    found = []
-    for origin, group in sorted(by_period.items(), key=lambda item: item[0].start):
-        billed = {
-            t.product: t.quantity
-            for t in uow.usage.totals(payer.id, origin, recorded_after=None, recorded_until=previous.usage_cutoff)
-        }
-        contract = contract_in_force(contracts, origin.start)
-        book = book_in_force(versions, origin.start, None if contract is None else contract.price_book_version)
-        for total in summarize(group):
-            override = None if contract is None else contract.override(total.product)
-            if override is not None and contract is not None:
-                price, source = override.price, f"contract:{contract.label}:{override.rule}"
-            elif (listed := book.price(total.product)) is not None:
-                price, source = listed, f"price_book:{book.label}"
-            else:
-                continue
-            found.append(LateUsage(origin.start, total, billed.get(total.product, Decimal(0)), price, source))
-    return tuple(found)
+    return Rated(payer, unit, billing, invoice, reasons)
 
 
 def _settle_outcomes(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -64,6 +64,16 @@ class Contracts:
             for r in self.conn.execute(query)
         ]
 
+    def versions_many(self, account_ids: Sequence[str]) -> dict[str, list[Contract]]:
+        t = contracts.c
+        found: dict[str, list[Contract]] = {a: [] for a in account_ids}
+        query = select(contracts).where(t.account_id.in_(account_ids)).order_by(t.account_id, t.version)
+        for r in self.conn.execute(query):
+            found[r.account_id].append(
+                contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
+            )
+        return found
+
     def add(self, contract: Contract, created_at: datetime) -> None:
         self.conn.execute(
             insert(contracts).values(
@@ -80,8 +90,9 @@ class Invoices:
 
     def _one(self, *where: object) -> StoredInvoice | None:
         row = self.conn.execute(select(invoices).where(*where)).mappings().first()  # type: ignore[arg-type]
-        if row is None:
-            return None
+        return None if row is None else self._from_row(row)
+
+    def _from_row(self, row: RowMapping) -> StoredInvoice:
         c = credit_notes.c
         query = select(credit_notes).where(c.invoice_id == row["id"]).order_by(c.created_at, c.id)
         notes = tuple(
@@ -109,15 +120,36 @@ class Invoices:
         newest = select(func.max(t.period_start)).where(t.account_id == account_id).scalar_subquery()
         return self._one(t.account_id == account_id, t.period_start == newest)
 
+    def latest_many(self, account_ids: Sequence[str]) -> dict[str, StoredInvoice]:
+        """Each account's invoice with the latest period, for the accounts that have one."""
+        t = invoices.c
+        newest = (
+            select(t.account_id, func.max(t.period_start).label("start"))
+            .where(t.account_id.in_(account_ids))
+            .group_by(t.account_id)
+            .subquery()
+        )
+        query = select(invoices).join(
+            newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start)
+        )
+        return {row["account_id"]: self._from_row(row) for row in self.conn.execute(query).mappings()}
+
     def add(self, invoice: StoredInvoice) -> None:
+        self.add_many([invoice])
+
+    def add_many(self, found: Sequence[StoredInvoice]) -> None:
+        if not found:
+            return
         self.conn.execute(
-            insert(invoices).values(
-                id=invoice.id, account_id=invoice.account_id, period_start=to_micros(invoice.period.start),
-                period_end=to_micros(invoice.period.end), currency=invoice.currency, status=str(invoice.status),
-                subtotal_units=invoice.subtotal_units, credits_units=invoice.credits_units,
-                amount_due_units=invoice.amount_due_units, usage_cutoff=to_micros(invoice.usage_cutoff),
-                document=canonical_json(invoice.document), finalized_at=to_micros(invoice.finalized_at), voided_at=None,
-            )
+            insert(invoices),
+            [
+                {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
+                 "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),
+                 "subtotal_units": i.subtotal_units, "credits_units": i.credits_units,
+                 "amount_due_units": i.amount_due_units, "usage_cutoff": to_micros(i.usage_cutoff),
+                 "document": canonical_json(i.document), "finalized_at": to_micros(i.finalized_at), "voided_at": None}
+                for i in found
+            ],
         )  # fmt: skip
 
     def mark_voided(self, invoice_id: str, at: datetime) -> None:
@@ -161,6 +193,26 @@ class StoredUsage:
         ).all()
         return [UsageTotal(p, Decimal(int(q)) / MICRO, int(n), (first,)) for p, q, n, first in sums]
 
+    def totals_many(
+        self, account_ids: Sequence[str], period: Period, *, recorded_until: datetime
+    ) -> dict[str, list[UsageTotal]]:
+        u = usage_lines.c
+        sums = self.conn.execute(
+            select(u.account_id, u.product, func.sum(u.quantity_micros), func.count(), func.min(u.event_id))
+            .where(
+                u.account_id.in_(account_ids),
+                u.occurred_at >= to_micros(period.start),
+                u.occurred_at < to_micros(period.end),
+                u.recorded_at <= to_micros(recorded_until),
+            )
+            .group_by(u.account_id, u.product)
+            .order_by(u.account_id, u.product)
+        ).all()
+        found: dict[str, list[UsageTotal]] = {a: [] for a in account_ids}
+        for account, p, q, n, first in sums:
+            found[account].append(UsageTotal(p, Decimal(int(q)) / MICRO, int(n), (first,)))
+        return found
+
     def late(
         self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
     ) -> list[UsageEvent]:
@@ -188,9 +240,11 @@ class StoredUsage:
         ]  # fmt: skip
         if not rows:
             return 0
+        ids = {r["event_id"] for r in rows}
+        seen = self.conn.execute(select(func.count()).where(usage_lines.c.event_id.in_(ids))).scalar_one()
         maker = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
-        result = self.conn.execute(maker(usage_lines).on_conflict_do_nothing(index_elements=["event_id"]), rows)
-        return int(result.rowcount or 0)
+        self.conn.execute(maker(usage_lines).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        return len(ids) - int(seen)
 
 
 class StoredAvailability:
@@ -207,6 +261,20 @@ class StoredAvailability:
             .limit(limits.LATE_USAGE_ROWS_MAX)
         )
         return [Availability(p, Decimal(pct), ref) for p, pct, ref in self.conn.execute(query)]
+
+    def records_many(self, account_ids: Sequence[str], period: Period) -> dict[str, list[Availability]]:
+        a = availability_records.c
+        query = (
+            select(a.account_id, a.product, a.percent, a.incident_ref)
+            .where(a.account_id.in_(account_ids), a.occurred_at >= to_micros(period.start))
+            .where(a.occurred_at < to_micros(period.end))
+            .order_by(a.account_id, a.product, a.occurred_at, a.id)
+            .limit(limits.LATE_USAGE_ROWS_MAX)
+        )
+        found: dict[str, list[Availability]] = {acc: [] for acc in account_ids}
+        for account, p, pct, ref in self.conn.execute(query):
+            found[account].append(Availability(p, Decimal(pct), ref))
+        return found
 
     def record(self, account_id: str, record: Availability, occurred_at: datetime, record_id: str) -> None:
         self.conn.execute(
