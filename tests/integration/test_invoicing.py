@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -274,3 +275,25 @@ def test_a_rebate_paid_as_a_credit_note_is_capped_at_what_the_invoice_owes(book:
     assert (rebate["amount"], rebate["credit_note"]) == ("5.00", "2.00")
     issued = {v.state.grant.reason_code: v.state.grant.amount_units for v in book.grants("acme")}
     assert issued["rebate:rebate-50"] == 3_000_000
+
+
+def test_the_same_usage_in_any_arrival_order_with_duplicates_gives_a_byte_identical_invoice(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book, clock)
+    book.create_account("twin", currency="USD")
+    events = [(f"e{n}", ("api", "gpu", "storage")[n % 3], f"{n}.25", f"2026-10-{1 + n % 28:02d}T10:00:00+00:00")
+              for n in range(30)]  # fmt: skip
+    shuffled = random.Random(7).sample(events, len(events))
+    for account, arrivals in (("acme", events), ("twin", shuffled + shuffled[:10])):
+        for chunk in (arrivals[:17], arrivals[17:]):
+            book.record_usage(account, [
+                {"event_id": f"{account}-{e}", "product": p, "quantity": q, "occurred_at": t} for e, p, q, t in chunk
+            ])  # fmt: skip
+    clock.at = at("2026-11-01T00:00:00")
+    docs = [
+        book.finalize_invoice(a, "2026-10").canonical_json().replace(f'"{a}-', '"').replace(f'"{a}"', '"X"')
+        for a in ("acme", "twin")
+    ]
+    assert docs[0] == docs[1]
+    assert '"quantity":"137.5"' in docs[0]  # api: events 0, 3, …, 27 → 135 + 10 × 0.25
