@@ -14,6 +14,7 @@ from drawdown.book import Book
 from drawdown.book import open_book as open
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance, GrantStatus
+from drawdown.domain.contracts import Contract
 from drawdown.domain.errors import (
     AccountNotFound,
     Conflict,
@@ -33,10 +34,14 @@ from drawdown.domain.errors import (
 )
 from drawdown.domain.grants import Category, Grant, Scope, Source
 from drawdown.domain.holds import Hold, HoldStatus
+from drawdown.domain.invoice_records import CreditNote
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Money, Unit
+from drawdown.domain.pricing import PriceBook
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
+from drawdown.services.invoice_runs import RunReport
+from drawdown.services.invoices import InvoiceView
 from drawdown.services.queries import GrantView, VerifyReport
 from drawdown.services.usage import EventResult, IngestReport, MeterReading
 
@@ -48,6 +53,8 @@ __all__ = [
     "Category",
     "ChargeResult",
     "Conflict",
+    "Contract",
+    "CreditNote",
     "Decision",
     "DrawdownError",
     "EventResult",
@@ -66,11 +73,14 @@ __all__ = [
     "IngestReport",
     "InsufficientCredit",
     "InvalidInput",
+    "InvoiceView",
     "KillSwitchEngaged",
     "MeterReading",
     "Money",
     "NotFound",
+    "PriceBook",
     "Refused",
+    "RunReport",
     "Scope",
     "Source",
     "Transaction",

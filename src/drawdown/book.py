@@ -7,7 +7,7 @@ service call in one database transaction. Amounts go in as decimal strings (or
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,17 +16,33 @@ from sqlalchemy import Engine
 from drawdown import bootstrap
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance
+from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.enforcement import AccountEnforcement
 from drawdown.domain.grants import Grant
 from drawdown.domain.holds import Hold
+from drawdown.domain.invoice_records import CreditNote
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Unit
+from drawdown.domain.pricing import PriceBook
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Meter
-from drawdown.services import accounts, charges, enforcement, grants, holds, queries, usage
+from drawdown.services import (
+    accounts,
+    charges,
+    enforcement,
+    grants,
+    holds,
+    invoice_runs,
+    invoices,
+    pricing,
+    queries,
+    usage,
+)
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
 from drawdown.services.grants import GrantRequest
+from drawdown.services.invoice_runs import RunReport
+from drawdown.services.invoices import InvoiceView
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
 from drawdown.services.usage import BurnReport, IngestReport, MeterReading
@@ -220,6 +236,55 @@ class Book:
     def expire_holds(self, *, now: datetime | None = None) -> list[Hold]:
         """Release every open hold past its TTL; safe to run any number of times."""
         return holds.expire_holds(self.deps, now=now)
+
+    # -- pricing, contracts and invoices -------------------------------------------------
+
+    def publish_price_book(
+        self, book_id: str, unit: str, prices: Sequence[Mapping[str, Any]], *, effective_at: object = None
+    ) -> PriceBook:
+        """Publish the next version of a price book (accounts without a contract use ``default``).
+        Each price is a dict: product, category, model, unit_price / flat_amount / package_size / tiers."""
+        return pricing.publish_price_book(self.deps, book_id, unit, prices, effective_at=effective_at)
+
+    def amend_contract(self, account: str, terms: Mapping[str, Any], *, effective_at: object = None) -> Contract:
+        """Add the next version of an account's contract (the first version creates it)."""
+        return pricing.amend_contract(self.deps, account, terms, effective_at=effective_at)
+
+    def record_usage(self, account: str, events: Sequence[Mapping[str, Any]]) -> int:
+        """Store usage events (event_id, product, quantity, occurred_at); repeats are ignored."""
+        return pricing.record_usage(self.deps, account, events)
+
+    def record_availability(
+        self, account: str, product: str, percent: object, incident_ref: str, *, occurred_at: object = None
+    ) -> Availability:
+        """Record measured availability of a product and the incident behind it (SLA input)."""
+        return pricing.record_availability(self.deps, account, product, percent, incident_ref, occurred_at=occurred_at)
+
+    def preview_invoice(self, account: str, period: str) -> InvoiceView:
+        """The invoice for month ``YYYY-MM`` as it would be now; writes nothing."""
+        return invoices.preview_invoice(self.deps, account, period)
+
+    def finalize_invoice(self, account: str, period: str, *, actor: str | None = None) -> InvoiceView:
+        """Freeze the invoice for an ended month and post the credits it draws (idempotent)."""
+        return invoices.finalize_invoice(self.deps, account, period, actor=actor or self.actor)
+
+    def void_invoice(self, invoice_id: str, *, reason: str, actor: str | None = None) -> InvoiceView:
+        """Void a finalized invoice and reinstate the credits it drew."""
+        return invoices.void_invoice(self.deps, invoice_id, reason=reason, actor=actor or self.actor)
+
+    def issue_credit_note(
+        self, invoice_id: str, amount: object, *, reason: str, actor: str | None = None
+    ) -> CreditNote:
+        """Correct a finalized invoice by reducing what it still owes."""
+        return invoices.issue_credit_note(self.deps, invoice_id, amount, reason=reason, actor=actor or self.actor)
+
+    def invoice(self, invoice_id: str) -> InvoiceView:
+        """A finalized or voided invoice, with its explanation document."""
+        return invoices.get_invoice(self.deps, invoice_id)
+
+    def run_invoices(self, period: str, *, on_progress: Callable[[int, int], None] | None = None) -> RunReport:
+        """Finalize month ``YYYY-MM`` for every account; safe to re-run after a stop."""
+        return invoice_runs.run_invoices(self.deps, period, actor=self.actor, on_progress=on_progress)
 
     # -- reads ---------------------------------------------------------------------------
 

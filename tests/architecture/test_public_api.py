@@ -11,6 +11,7 @@ PUBLIC = [
     "Unit", "VerifyReport", "open",
     "Decision", "EventResult", "IngestReport", "MeterReading", "Hold", "HoldStatus", "HoldAlreadyCaptured",
     "HoldAlreadyReleased", "HoldExpired", "HoldNotFound", "KillSwitchEngaged",
+    "Contract", "CreditNote", "InvoiceView", "PriceBook", "RunReport",
 ]  # fmt: skip
 
 BOOK_METHODS = [
@@ -18,6 +19,9 @@ BOOK_METHODS = [
     "ledger", "unit", "verify", "void_grant",
     "authorize", "burn_usage", "capture", "configure_account", "define_meter", "define_rate_card", "expire_holds",
     "hold", "ingest", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff",
+    "publish_price_book", "amend_contract", "record_usage",
+    "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
+    "run_invoices",
 ]  # fmt: skip
 
 

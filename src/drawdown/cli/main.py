@@ -213,3 +213,78 @@ def _reject(sink: Any, line: int, code: str, message: str) -> None:
 
 def _instant(text: str | None) -> Any:
     return None if text is None else text.replace("Z", "+00:00")
+
+
+invoice_app = typer.Typer(help="Preview, finalize, explain, void and run invoices.", no_args_is_help=True)
+app.add_typer(invoice_app, name="invoice")
+
+
+@invoice_app.command("preview")
+def invoice_preview(
+    account: str,
+    period: Annotated[str, typer.Option("--period", help="Billing month, e.g. 2026-10.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show the invoice for a month as it would be now, without writing anything."""
+    with opened(db) as book:
+        view = book.preview_invoice(account, period)
+    print(view.canonical_json() if as_json else view.explain())
+
+
+@invoice_app.command("finalize")
+def invoice_finalize(
+    account: str,
+    period: Annotated[str, typer.Option("--period", help="Billing month, e.g. 2026-10.")],
+    db: DbOption = None,
+) -> None:
+    """Freeze the invoice for an ended month and post the credits it draws."""
+    with opened(db) as book:
+        view = book.finalize_invoice(account, period)
+    state = "already finalized" if view.replayed else "finalized"
+    console.print(f"{view.id} {state}: amount due {view.document['totals']['amount_due']} {view.amount_due.unit.code}")
+
+
+@invoice_app.command("explain")
+def invoice_explain(
+    invoice_id: str, as_json: Annotated[bool, typer.Option("--json")] = False, db: DbOption = None
+) -> None:
+    """Explain every line of an invoice: quantities, prices, discounts and the grants drawn."""
+    with opened(db) as book:
+        view = book.invoice(invoice_id)
+    print(view.canonical_json() if as_json else view.explain())
+
+
+@invoice_app.command("void")
+def invoice_void(
+    invoice_id: str, reason: Annotated[str, typer.Option("--reason", help="Why, in words.")], db: DbOption = None
+) -> None:
+    """Void a finalized invoice and reinstate the credits it drew."""
+    with opened(db) as book:
+        view = book.void_invoice(invoice_id, reason=reason)
+    console.print(f"{view.id} voided")
+
+
+@invoice_app.command("run")
+def invoice_run(
+    period: Annotated[str, typer.Option("--period", help="Billing month, e.g. 2026-10.")],
+    db: DbOption = None,
+) -> None:
+    """Finalize a month for every account, with progress; safe to re-run (no second invoice)."""
+    from rich.progress import Progress
+
+    with opened(db) as book, Progress(console=console) as progress:
+        task = progress.add_task(f"invoicing {period}", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = book.run_invoices(period, on_progress=advance)
+    console.print(
+        f"{report.accounts} accounts: {report.finalized} finalized, {report.already_finalized} already finalized, "
+        f"{len(report.failed)} failed"
+    )
+    for account, code in sorted(report.failed.items()):
+        errors.print(f"[red]failed[/red] {account}: {code}")
+    if report.failed:
+        raise typer.Exit(5)

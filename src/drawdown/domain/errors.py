@@ -273,3 +273,40 @@ class KillSwitchEngaged(Refused):
     """The global kill switch is on: every authorization and reserve is denied."""
 
     code = "kill_switch_engaged"
+
+
+# Pricing, contracts and invoices.
+class PriceBookNotFound(NotFound):
+    """No price book (or no version of it) is in force."""
+
+    code = "price_book_not_found"
+
+
+class InvoiceNotFound(NotFound):
+    """No invoice has that id."""
+
+    code = "invoice_not_found"
+
+
+class InvoiceAlreadyFinalized(Conflict):
+    """The account already has a finalized invoice for that period."""
+
+    code = "invoice_already_finalized"
+
+
+class InvoiceOutOfOrder(Conflict):
+    """A later period of the account is already finalized."""
+
+    code = "invoice_out_of_order"
+
+
+class InvoiceAlreadyVoided(Conflict):
+    """The invoice was voided before."""
+
+    code = "invoice_already_voided"
+
+
+class CreditNoteTooLarge(Refused):
+    """A credit note would take an invoice below zero."""
+
+    code = "credit_note_too_large"

@@ -36,6 +36,7 @@ class Source(StrEnum):
     TRIAL = "trial"
     ALLOTMENT = "allotment"
     CLOUD = "cloud"
+    REBATE = "rebate"
 
 
 class Category(StrEnum):

@@ -89,3 +89,12 @@ def calendar_period(instant: datetime, length: str, tz: ZoneInfo) -> Period:
     else:
         raise AssertionError(f"unknown period length {length}")
     return Period(start.replace(tzinfo=tz).astimezone(UTC), end.replace(tzinfo=tz).astimezone(UTC))
+
+
+def month_period(text: str, tz: ZoneInfo) -> Period:
+    """The billing month ``YYYY-MM`` in time zone ``tz``, as a half-open UTC period."""
+    try:
+        first = datetime.strptime(text, "%Y-%m").replace(day=1, tzinfo=tz)
+    except (TypeError, ValueError):
+        raise InvalidPeriod(f"period {text!r} is not a month such as 2026-10", field="period") from None
+    return calendar_period(first, "month", tz)

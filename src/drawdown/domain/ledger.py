@@ -52,6 +52,8 @@ class TxKind(StrEnum):
     HOLD = "hold"
     CAPTURE = "capture"
     RELEASE = "release"
+    INVOICE = "invoice"  # the credits a finalized invoice drew
+    INVOICE_VOID = "invoice_void"  # reinstates them when the invoice is voided
 
 
 @dataclass(frozen=True, slots=True)

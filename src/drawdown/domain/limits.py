@@ -61,3 +61,12 @@ HOLD_TTL_SECONDS_MIN = 1
 HOLD_TTL_SECONDS_MAX = 7 * 24 * 3600
 HOLD_TTL_SECONDS_DEFAULT = 300
 HOLD_EXPIRIES_PER_BATCH = 500
+
+# Pricing, contracts and invoices.
+PRICE_TIERS_MAX = 50
+PRICES_PER_BOOK_MAX = 1_000
+CONTRACT_RULES_MAX = 200
+INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per draw
+EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
+LATE_USAGE_ROWS_MAX = 10_000
+INVOICES_PER_RUN_PAGE = 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -111,21 +112,46 @@ def charge(
 
 def plan(uow: UnitOfWork, payer: Account, wanted: Charge) -> Drawdown:
     """Gather the payer's and its ancestors' open grants with cap headroom, and draw."""
+    candidates, pool_headroom = candidates_for(uow, payer, wanted.unit, wanted.at)
+    return draw(wanted, candidates, payer.drawdown_policy, pool_headroom)
+
+
+def candidates_for(uow: UnitOfWork, payer: Account, unit: str, at: datetime) -> tuple[list[Candidate], int | None]:
+    """The open grants that might pay ``payer`` in ``unit`` at ``at``, each with its period-cap
+    headroom, and what is left of the payer's pool cap (``None``: no pool cap)."""
     chain = uow.accounts.chain(payer.id)
-    states = uow.ledger.grant_states([a.id for a in chain], wanted.unit, open_only=True)
+    states = uow.ledger.grant_states([a.id for a in chain], unit, open_only=True)
     zones = {a.id: a.time_zone for a in chain}
     candidates = [
-        Candidate(s.grant, s.remaining_units, _grant_headroom(uow, s.grant, wanted.at, zones[s.grant.account_id]),
+        Candidate(s.grant, s.remaining_units, _grant_headroom(uow, s.grant, at, zones[s.grant.account_id]),
                   pooled=s.grant.account_id != payer.id)
         for s in states
     ]  # fmt: skip
-    pool_cap = payer.pool_caps.get(wanted.unit)
+    pool_cap = payer.pool_caps.get(unit)
     pool_headroom = None
     if pool_cap is not None and any(c.pooled for c in candidates):
-        start, end = cap_window(pool_cap.period, wanted.at, payer.time_zone)
-        used = uow.ledger.drawn_between(account_id=payer.id, unit=wanted.unit, start=start, end=end, pooled_only=True)
+        start, end = cap_window(pool_cap.period, at, payer.time_zone)
+        used = uow.ledger.drawn_between(account_id=payer.id, unit=unit, start=start, end=end, pooled_only=True)
         pool_headroom = max(pool_cap.amount_units - used, 0)
-    return draw(wanted, candidates, payer.drawdown_policy, pool_headroom)
+    return candidates, pool_headroom
+
+
+def candidates_for_many(
+    uow: UnitOfWork, payers: Sequence[Account], unit: str, at: datetime
+) -> dict[str, tuple[list[Candidate], int | None]]:
+    """:func:`candidates_for` for many accounts, with one grant query for those without a
+    parent (accounts in a hierarchy are gathered one by one, with their pools). The results
+    are independent only if no two of the accounts can draw the same grant."""
+    found = {p.id: candidates_for(uow, p, unit, at) for p in payers if p.parent_id is not None}
+    roots = {p.id: p for p in payers if p.parent_id is None}
+    by_owner: dict[str, list[Candidate]] = {account_id: [] for account_id in roots}
+    if roots:
+        for s in uow.ledger.grant_states(sorted(roots), unit, open_only=True):
+            owner = roots[s.grant.account_id]
+            headroom = _grant_headroom(uow, s.grant, at, owner.time_zone)
+            by_owner[owner.id].append(Candidate(s.grant, s.remaining_units, headroom))
+    found.update({account_id: (cands, None) for account_id, cands in by_owner.items()})
+    return found
 
 
 def _grant_headroom(uow: UnitOfWork, grant: Grant, at: datetime, time_zone: str) -> int | None:

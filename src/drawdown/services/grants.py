@@ -70,23 +70,28 @@ def issue_grant(deps: Deps, request: GrantRequest, *, actor: str, idempotency_ke
     key = idempotency_key(deps, idempotency_key_, prefix="grant")
     now = deps.clock.now()
     with deps.uow(write=True) as uow:
-        digest, original = replay(uow, key, {"op": "issue_grant", **request.fingerprint_fields()})
-        if original is not None:
-            return _grant(uow, original.links["grant_id"])
-        grant = _validated(uow, request, now, who, uow.ledger.head()[0] + 1, deps.ids.new("gr"))
-        uow.grants.add(grant)
-        draft = TransactionDraft(
-            kind=TxKind.GRANT_ISSUED,
-            effective_at=min(now, grant.effective_at),
-            postings=issue_postings(grant) + settlement_postings(grant, _owed(uow, grant, now)),
-            actor=who,
-            reason=grant.reason_code,
-            idempotency_key=key,
-            fingerprint=digest,
-            links={"grant_id": grant.id, "account_id": grant.account_id},
-            data={"source": str(grant.source)},
-        )
-        uow.ledger.post_many([(draft, deps.ids.new("tx"))], now)
+        return issue_within(deps, uow, request, actor=who, key=key, now=now)
+
+
+def issue_within(deps: Deps, uow: UnitOfWork, request: GrantRequest, *, actor: str, key: str, now: datetime) -> Grant:
+    """Issue a grant inside a caller's write unit of work (invoices issue rebate and SLA grants)."""
+    digest, original = replay(uow, key, {"op": "issue_grant", **request.fingerprint_fields()})
+    if original is not None:
+        return _grant(uow, original.links["grant_id"])
+    grant = _validated(uow, request, now, actor, uow.ledger.head()[0] + 1, deps.ids.new("gr"))
+    uow.grants.add(grant)
+    draft = TransactionDraft(
+        kind=TxKind.GRANT_ISSUED,
+        effective_at=min(now, grant.effective_at),
+        postings=issue_postings(grant) + settlement_postings(grant, _owed(uow, grant, now)),
+        actor=actor,
+        reason=grant.reason_code,
+        idempotency_key=key,
+        fingerprint=digest,
+        links={"grant_id": grant.id, "account_id": grant.account_id},
+        data={"source": str(grant.source)},
+    )
+    uow.ledger.post_many([(draft, deps.ids.new("tx"))], now)
     return grant
 
 

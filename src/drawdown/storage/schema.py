@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -266,6 +267,91 @@ enforcement_decisions = Table(
     Column("reason", String(32), nullable=False),
     Column("decided_at", BigInteger, nullable=False),
     Index("ix_decisions_account_time", "account_id", "decided_at"),
+)
+
+# -- pricing, contracts and invoices (migration 0003) ----------------------------------------
+
+price_books = Table(
+    "price_books",
+    metadata,
+    Column("id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_at", BigInteger, nullable=False),
+    Column("unit", String(32), nullable=False),
+    Column("prices", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id", "version"),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("effective_at", BigInteger, nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "version"),
+)
+
+# One row per finalized invoice; its document is frozen. ``status`` and ``voided_at`` are the
+# only columns that ever change (finalized -> voided).
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False),
+    Column("period_start", BigInteger, nullable=False),
+    Column("period_end", BigInteger, nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("subtotal_units", BigInteger, nullable=False),
+    Column("credits_units", BigInteger, nullable=False),
+    Column("amount_due_units", BigInteger, nullable=False),
+    Column("usage_cutoff", BigInteger, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("finalized_at", BigInteger, nullable=False),
+    Column("voided_at", BigInteger, nullable=True),
+    UniqueConstraint("account_id", "period_start", name="uq_invoices_account_period"),
+)
+
+credit_notes = Table(
+    "credit_notes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("invoice_id", ID, ForeignKey("invoices.id"), nullable=False),
+    Column("amount_units", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("rule", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_credit_notes_invoice", "invoice_id"),
+)
+
+# The stored usage source (services.ports.UsageSource) until metering is wired in: one row per
+# usage event, quantities as integer millionths so SQL can sum them exactly.
+usage_lines = Table(
+    "usage_lines",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("product", ID, nullable=False),
+    Column("quantity_micros", BigInteger, nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_usage_lines_account_time", "account_id", "occurred_at"),
+    Index("ix_usage_lines_account_recorded", "account_id", "recorded_at"),
+)
+
+availability_records = Table(
+    "availability_records",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("account_id", ID, nullable=False),
+    Column("product", ID, nullable=False),
+    Column("percent", String(16), nullable=False),
+    Column("incident_ref", String(255), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Index("ix_availability_account_time", "account_id", "occurred_at"),
 )
 
 APPEND_ONLY_TABLES = ("ledger_transactions", "ledger_entries")

@@ -20,6 +20,7 @@ from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.grant_cache import GrantCache
+from drawdown.storage.invoicing import Contracts, Invoices, PriceBooks, StoredAvailability, StoredUsage
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
 from drawdown.storage.schema import accounts, grants, units
@@ -119,6 +120,11 @@ class SqlUnitOfWork:
         self.meters = Meters(self.conn)
         self.events = Events(self.conn)
         self.holds = Holds(self.conn)
+        self.price_books = PriceBooks(self.conn)
+        self.contracts = Contracts(self.conn)
+        self.invoices = Invoices(self.conn)
+        self.usage = StoredUsage(self.conn)
+        self.availability = StoredAvailability(self.conn)
         return self
 
     def __exit__(

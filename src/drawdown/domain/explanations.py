@@ -1,0 +1,129 @@
+"""An invoice as plain data (the frozen document) and as readable text (I3).
+
+:func:`document` is what finalization stores and what ``explain`` reads back: for every
+line the quantity and events, the price and its version, the discount rule with its
+contract version, and each grant drawn with its order position, key and reason. Amounts are
+decimal strings at the currency's minor digits. Its canonical JSON is byte-identical for
+identical inputs.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from drawdown.domain.invoices import APPLICATION_ORDER, Invoice, Line, Outcome
+from drawdown.domain.money import Unit
+
+
+def money(units: int, unit: Unit) -> str:
+    return str(Decimal(units).scaleb(-unit.scale).quantize(Decimal(1).scaleb(-unit.minor_digits)))
+
+
+def document(invoice: Invoice, grant_reasons: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
+    """``grant_reasons`` maps a grant id to its reason_code, source and scope for the text."""
+    unit = invoice.unit
+    reasons = grant_reasons or {}
+    totals = {
+        "subtotal": money(invoice.total("amount_units"), unit),
+        "discounts": money(invoice.total("discount_units"), unit),
+        "net": money(invoice.total("net_units"), unit),
+        "credits": money(invoice.total("credited_units"), unit),
+        "amount_due": money(invoice.amount_due_units, unit),
+    }
+    return {
+        "account": invoice.account_id,
+        "currency": unit.code,
+        "period": {"start": invoice.period.start.isoformat(), "end": invoice.period.end.isoformat()},
+        "time_zone": invoice.time_zone,
+        "issued_at": invoice.issued_at.isoformat(),
+        "price_book": invoice.book,
+        "contract": invoice.contract,
+        "drawdown_policy": str(invoice.policy),
+        "application_order": list(APPLICATION_ORDER),
+        "lines": [_line(n, line, unit, reasons) for n, line in enumerate(invoice.lines, start=1)],
+        "totals": totals,
+        "after_finalization": [_outcome(o, unit) for o in invoice.outcomes],
+    }
+
+
+def _line(number: int, line: Line, unit: Unit, reasons: dict[str, dict[str, str]]) -> dict[str, Any]:
+    discount = None
+    if line.discount is not None:
+        d = line.discount
+        discount = {
+            "rule": d.rule, "scope": str(d.scope), "percent": str(d.percent),
+            "contract_version": d.contract_version, "amount": money(line.discount_units, unit),
+        }  # fmt: skip
+    credits = [
+        {"grant": d.grant_id, "owner": d.owner_id, "position": d.position, "amount": money(d.amount_units, unit),
+         "key": d.key, **reasons.get(d.grant_id, {})}
+        for d in line.credits
+    ]  # fmt: skip
+    return {
+        "line": number,
+        "kind": str(line.kind),
+        "category": str(line.category),
+        "product": line.product,
+        "quantity": str(line.quantity),
+        "events": {"count": line.event_count, "ids": list(line.event_ids)},
+        "origin_period_start": None if line.origin_period_start is None else line.origin_period_start.isoformat(),
+        "price": {"source": line.price_source, **line.price},
+        "rated": str(line.exact),
+        "amount": money(line.amount_units, unit),
+        "discount": discount,
+        "net": money(line.net_units, unit),
+        "credits": credits,
+        "due": money(line.due_units, unit),
+    }
+
+
+def _outcome(outcome: Outcome, unit: Unit) -> dict[str, Any]:
+    return {
+        "kind": outcome.kind, "rule": outcome.rule, "contract_version": outcome.contract_version,
+        "amount": money(outcome.amount_units, unit), "basis": money(outcome.basis_units, unit),
+        "settlement": outcome.settlement, "products": list(outcome.products),
+        "incident_refs": list(outcome.incident_refs),
+    }  # fmt: skip
+
+
+def text(doc: dict[str, Any]) -> str:
+    """The document in words, one block per line: what settles a dispute."""
+    cur = doc["currency"]
+    out = [
+        f"Invoice for {doc['account']} · {doc['period']['start']} to {doc['period']['end']} ({doc['time_zone']})",
+        f"price book {doc['price_book']} · contract {doc['contract'] or 'none'} · "
+        f"drawdown policy {doc['drawdown_policy']}",
+    ]
+    for line in doc["lines"]:
+        events = line["events"]
+        origin = f" for the period from {line['origin_period_start']}" if line["origin_period_start"] else ""
+        out.append(
+            f"\n{line['line']}. {line['kind']} {line['category']}/{line['product']}{origin}: "
+            f"quantity {line['quantity']} from {events['count']} events"
+        )
+        out.append(f"   price {line['price']['model']} from {line['price']['source']}: {line['amount']} {cur}")
+        if line["discount"]:
+            d = line["discount"]
+            out.append(
+                f"   discount {d['percent']}% by rule {d['rule']} ({d['scope']}, contract v{d['contract_version']}): "
+                f"-{d['amount']} {cur}"
+            )
+        for c in line["credits"]:
+            why = c.get("reason_code", "")
+            scope = c.get("scope", "")
+            out.append(
+                f"   credit -{c['amount']} {cur} from grant {c['grant']} (position {c['position']} in the drawdown "
+                f"order; scope {scope}; reason {why})"
+            )
+        out.append(f"   due {line['due']} {cur}")
+    t = doc["totals"]
+    out.append(
+        f"\nsubtotal {t['subtotal']} − discounts {t['discounts']} − credits {t['credits']} = "
+        f"amount due {t['amount_due']} {cur}"
+    )
+    for o in doc["after_finalization"]:
+        refs = f" (incidents {', '.join(o['incident_refs'])})" if o["incident_refs"] else ""
+        out.append(f"{o['kind']} {o['amount']} {cur} by rule {o['rule']} (contract v{o['contract_version']}), "
+                   f"paid as {o['settlement']}{refs}")  # fmt: skip
+    return "\n".join(out)

@@ -1,0 +1,55 @@
+"""Finalized invoices and credit notes as stored: frozen documents plus the figures to query."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from drawdown.domain.instants import Period
+
+
+class InvoiceStatus(StrEnum):
+    FINALIZED = "finalized"
+    VOIDED = "voided"
+
+
+@dataclass(frozen=True, slots=True)
+class CreditNote:
+    """A correction to a finalized invoice: reduces what is owed, never edits the invoice."""
+
+    id: str
+    invoice_id: str
+    amount_units: int
+    reason: str
+    rule: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInvoice:
+    id: str
+    account_id: str
+    period: Period
+    currency: str
+    status: InvoiceStatus
+    subtotal_units: int
+    credits_units: int
+    amount_due_units: int
+    usage_cutoff: datetime  # usage recorded up to this instant is on this invoice
+    document: dict[str, Any]
+    finalized_at: datetime
+    voided_at: datetime | None = None
+    credit_notes: tuple[CreditNote, ...] = ()
+
+    @property
+    def credited_by_notes_units(self) -> int:
+        return sum(n.amount_units for n in self.credit_notes)
+
+    @property
+    def outstanding_units(self) -> int:
+        """What is still owed after credit notes; zero once voided."""
+        if self.status is InvoiceStatus.VOIDED:
+            return 0
+        return self.amount_due_units - self.credited_by_notes_units

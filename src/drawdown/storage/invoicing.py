@@ -1,0 +1,285 @@
+"""Repositories for price books, contracts, invoices and the stored usage source.
+
+Price books and contracts are insert-only (a new version, never an edit). An invoice row
+is inserted once at finalization; only its status and ``voided_at`` change afterwards.
+The UNIQUE (account_id, period_start) constraint makes a second invoice for one account
+and period impossible whatever the callers do.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from drawdown.domain import limits
+from drawdown.domain.billed_usage import UsageEvent, UsageTotal
+from drawdown.domain.contracts import Availability, Contract
+from drawdown.domain.instants import Period, from_micros, to_micros
+from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
+from drawdown.domain.ledger import canonical_json
+from drawdown.domain.pricing import PriceBook
+from drawdown.domain.terms import contract_data, contract_from, prices_data, prices_from
+from drawdown.storage.schema import availability_records, contracts, credit_notes, invoices, price_books, usage_lines
+
+MICRO = Decimal(1_000_000)
+_NEVER = -(2**62)
+
+
+class PriceBooks:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def versions(self, book_id: str) -> list[PriceBook]:
+        t = price_books.c
+        query = select(price_books).where(t.id == book_id).order_by(t.version)
+        return [
+            PriceBook(r.id, r.version, from_micros(r.effective_at), r.unit, prices_from(json.loads(r.prices)))
+            for r in self.conn.execute(query)
+        ]
+
+    def add(self, book: PriceBook, created_at: datetime) -> None:
+        self.conn.execute(
+            insert(price_books).values(
+                id=book.id, version=book.version, effective_at=to_micros(book.effective_at), unit=book.unit,
+                prices=canonical_json(prices_data(book.prices)), created_at=to_micros(created_at),
+            )
+        )  # fmt: skip
+
+
+class Contracts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def versions(self, account_id: str) -> list[Contract]:
+        t = contracts.c
+        query = select(contracts).where(t.account_id == account_id).order_by(t.version)
+        return [
+            contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
+            for r in self.conn.execute(query)
+        ]
+
+    def versions_many(self, account_ids: Sequence[str]) -> dict[str, list[Contract]]:
+        t = contracts.c
+        found: dict[str, list[Contract]] = {a: [] for a in account_ids}
+        query = select(contracts).where(t.account_id.in_(account_ids)).order_by(t.account_id, t.version)
+        for r in self.conn.execute(query):
+            found[r.account_id].append(
+                contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
+            )
+        return found
+
+    def add(self, contract: Contract, created_at: datetime) -> None:
+        self.conn.execute(
+            insert(contracts).values(
+                account_id=contract.account_id, version=contract.version,
+                effective_at=to_micros(contract.effective_at), terms=canonical_json(contract_data(contract)),
+                created_at=to_micros(created_at),
+            )
+        )  # fmt: skip
+
+
+class Invoices:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, *where: object) -> StoredInvoice | None:
+        row = self.conn.execute(select(invoices).where(*where)).mappings().first()  # type: ignore[arg-type]
+        return None if row is None else self._from_row(row)
+
+    def _from_row(self, row: RowMapping) -> StoredInvoice:
+        c = credit_notes.c
+        query = select(credit_notes).where(c.invoice_id == row["id"]).order_by(c.created_at, c.id)
+        notes = tuple(
+            CreditNote(n.id, n.invoice_id, n.amount_units, n.reason, n.rule, from_micros(n.created_at))
+            for n in self.conn.execute(query)
+        )
+        return StoredInvoice(
+            id=row["id"], account_id=row["account_id"],
+            period=Period(from_micros(row["period_start"]), from_micros(row["period_end"])),
+            currency=row["currency"], status=InvoiceStatus(row["status"]), subtotal_units=row["subtotal_units"],
+            credits_units=row["credits_units"], amount_due_units=row["amount_due_units"],
+            usage_cutoff=from_micros(row["usage_cutoff"]), document=json.loads(row["document"]),
+            finalized_at=from_micros(row["finalized_at"]),
+            voided_at=None if row["voided_at"] is None else from_micros(row["voided_at"]), credit_notes=notes,
+        )  # fmt: skip
+
+    def get(self, invoice_id: str) -> StoredInvoice | None:
+        return self._one(invoices.c.id == invoice_id)
+
+    def for_period(self, account_id: str, period_start: datetime) -> StoredInvoice | None:
+        return self._one(invoices.c.account_id == account_id, invoices.c.period_start == to_micros(period_start))
+
+    def latest(self, account_id: str) -> StoredInvoice | None:
+        t = invoices.c
+        newest = select(func.max(t.period_start)).where(t.account_id == account_id).scalar_subquery()
+        return self._one(t.account_id == account_id, t.period_start == newest)
+
+    def latest_many(self, account_ids: Sequence[str]) -> dict[str, StoredInvoice]:
+        """Each account's invoice with the latest period, for the accounts that have one."""
+        t = invoices.c
+        newest = (
+            select(t.account_id, func.max(t.period_start).label("start"))
+            .where(t.account_id.in_(account_ids))
+            .group_by(t.account_id)
+            .subquery()
+        )
+        query = select(invoices).join(
+            newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start)
+        )
+        return {row["account_id"]: self._from_row(row) for row in self.conn.execute(query).mappings()}
+
+    def add(self, invoice: StoredInvoice) -> None:
+        self.add_many([invoice])
+
+    def add_many(self, found: Sequence[StoredInvoice]) -> None:
+        if not found:
+            return
+        self.conn.execute(
+            insert(invoices),
+            [
+                {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
+                 "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),
+                 "subtotal_units": i.subtotal_units, "credits_units": i.credits_units,
+                 "amount_due_units": i.amount_due_units, "usage_cutoff": to_micros(i.usage_cutoff),
+                 "document": canonical_json(i.document), "finalized_at": to_micros(i.finalized_at), "voided_at": None}
+                for i in found
+            ],
+        )  # fmt: skip
+
+    def mark_voided(self, invoice_id: str, at: datetime) -> None:
+        self.conn.execute(
+            update(invoices)
+            .where(invoices.c.id == invoice_id)
+            .values(status=str(InvoiceStatus.VOIDED), voided_at=to_micros(at))
+        )
+
+    def add_credit_note(self, note: CreditNote) -> None:
+        self.conn.execute(
+            insert(credit_notes).values(
+                id=note.id, invoice_id=note.invoice_id, amount_units=note.amount_units, reason=note.reason,
+                rule=note.rule, created_at=to_micros(note.created_at),
+            )
+        )  # fmt: skip
+
+
+class StoredUsage:
+    """The ``UsageSource`` kept in ``usage_lines`` until metering provides the real one."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def totals(
+        self, account_id: str, period: Period, *, recorded_after: datetime | None, recorded_until: datetime
+    ) -> list[UsageTotal]:
+        u = usage_lines.c
+        window = [
+            u.account_id == account_id,
+            u.occurred_at >= to_micros(period.start),
+            u.occurred_at < to_micros(period.end),
+            u.recorded_at > (_NEVER if recorded_after is None else to_micros(recorded_after)),
+            u.recorded_at <= to_micros(recorded_until),
+        ]
+        sums = self.conn.execute(
+            select(u.product, func.sum(u.quantity_micros), func.count(), func.min(u.event_id))
+            .where(*window)
+            .group_by(u.product)
+            .order_by(u.product)
+        ).all()
+        return [UsageTotal(p, Decimal(int(q)) / MICRO, int(n), (first,)) for p, q, n, first in sums]
+
+    def totals_many(
+        self, account_ids: Sequence[str], period: Period, *, recorded_until: datetime
+    ) -> dict[str, list[UsageTotal]]:
+        u = usage_lines.c
+        sums = self.conn.execute(
+            select(u.account_id, u.product, func.sum(u.quantity_micros), func.count(), func.min(u.event_id))
+            .where(
+                u.account_id.in_(account_ids),
+                u.occurred_at >= to_micros(period.start),
+                u.occurred_at < to_micros(period.end),
+                u.recorded_at <= to_micros(recorded_until),
+            )
+            .group_by(u.account_id, u.product)
+            .order_by(u.account_id, u.product)
+        ).all()
+        found: dict[str, list[UsageTotal]] = {a: [] for a in account_ids}
+        for account, p, q, n, first in sums:
+            found[account].append(UsageTotal(p, Decimal(int(q)) / MICRO, int(n), (first,)))
+        return found
+
+    def late(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[UsageEvent]:
+        u = usage_lines.c
+        query = (
+            select(u.event_id, u.product, u.quantity_micros, u.occurred_at)
+            .where(
+                u.account_id == account_id,
+                u.recorded_at > to_micros(recorded_after),
+                u.recorded_at <= to_micros(recorded_until),
+                u.occurred_at < to_micros(before),
+            )
+            .order_by(u.event_id)
+            .limit(limit)
+        )
+        return [UsageEvent(e, p, Decimal(q) / MICRO, from_micros(t)) for e, p, q, t in self.conn.execute(query)]
+
+    def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int:
+        """Insert events; an event id seen before is ignored. Returns how many were new."""
+        rows = [
+            {"event_id": e.event_id, "account_id": account_id, "product": e.product,
+             "quantity_micros": int(e.quantity * MICRO), "occurred_at": to_micros(e.occurred_at),
+             "recorded_at": to_micros(recorded_at)}
+            for e in events
+        ]  # fmt: skip
+        if not rows:
+            return 0
+        ids = {r["event_id"] for r in rows}
+        seen = self.conn.execute(select(func.count()).where(usage_lines.c.event_id.in_(ids))).scalar_one()
+        maker = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
+        self.conn.execute(maker(usage_lines).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        return len(ids) - int(seen)
+
+
+class StoredAvailability:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def records(self, account_id: str, period: Period) -> list[Availability]:
+        a = availability_records.c
+        query = (
+            select(a.product, a.percent, a.incident_ref)
+            .where(a.account_id == account_id, a.occurred_at >= to_micros(period.start))
+            .where(a.occurred_at < to_micros(period.end))
+            .order_by(a.product, a.occurred_at, a.id)
+            .limit(limits.LATE_USAGE_ROWS_MAX)
+        )
+        return [Availability(p, Decimal(pct), ref) for p, pct, ref in self.conn.execute(query)]
+
+    def records_many(self, account_ids: Sequence[str], period: Period) -> dict[str, list[Availability]]:
+        a = availability_records.c
+        query = (
+            select(a.account_id, a.product, a.percent, a.incident_ref)
+            .where(a.account_id.in_(account_ids), a.occurred_at >= to_micros(period.start))
+            .where(a.occurred_at < to_micros(period.end))
+            .order_by(a.account_id, a.product, a.occurred_at, a.id)
+            .limit(limits.LATE_USAGE_ROWS_MAX)
+        )
+        found: dict[str, list[Availability]] = {acc: [] for acc in account_ids}
+        for account, p, pct, ref in self.conn.execute(query):
+            found[account].append(Availability(p, Decimal(pct), ref))
+        return found
+
+    def record(self, account_id: str, record: Availability, occurred_at: datetime, record_id: str) -> None:
+        self.conn.execute(
+            insert(availability_records).values(
+                id=record_id, account_id=account_id, product=record.product, percent=str(record.percent),
+                incident_ref=record.incident_ref, occurred_at=to_micros(occurred_at),
+            )
+        )  # fmt: skip
