@@ -12,8 +12,9 @@ PUBLIC = [
 ]  # fmt: skip
 
 BOOK_METHODS = [
-    "balance", "charge", "close", "create_account", "define_unit", "expire_due", "grants", "issue_grant",
-    "ledger", "unit", "verify", "void_grant",
+    "account", "accounts", "audit", "authenticate", "balance", "charge", "close", "create_account", "create_key",
+    "define_unit", "expire_due", "grant", "grants", "issue_grant", "keys", "ledger", "purge_stored_responses",
+    "revoke_key", "unit", "verify", "void_grant",
 ]  # fmt: skip
 
 

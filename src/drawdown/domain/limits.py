@@ -38,3 +38,11 @@ LEDGER_PAGE_SIZE_MAX = 1_000
 BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 # A checkpoint is taken for an account once this many entries accumulated since its last one.
 CHECKPOINT_EVERY_ENTRIES = 512
+
+# The HTTP API.
+GRANTS_PER_BATCH_MAX = 1_000
+PAGE_SIZE_MAX = 1_000
+REQUEST_BODY_BYTES_MAX = 1024 * 1024
+REQUEST_HEADER_BYTES_MAX = 16 * 1024
+API_IDEMPOTENCY_KEY_LENGTH_MAX = 200  # the book's key is "<key id>:<caller's key>", at most 255
+IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600  # stored API responses are kept at least this long

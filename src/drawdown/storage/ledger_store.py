@@ -64,6 +64,7 @@ CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the newest entry by an
 class LedgerStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.posted: list[str] = []  # ids of the transactions this unit of work posted, in order
 
     # -- writing -------------------------------------------------------------------------
 
@@ -96,6 +97,7 @@ class LedgerStore:
             self.conn.execute(insert(ledger_entries), entries)
         self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1).values(seq=seq, hash=prev_hash))
         self._project(posted, recorded_at)
+        self.posted.extend(tx.id for tx in posted)
         return posted
 
     def _project(self, posted: Sequence[Transaction], recorded_at: datetime) -> None:
@@ -272,8 +274,10 @@ class LedgerStore:
             legs[row["tx_seq"]].append(rows.posting_from(row))
         return [rows.transaction_from(r, tuple(legs[r["seq"]])) for r in tx_rows]
 
-    def grant_states(self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False) -> list[GrantState]:
-        """Current state of the grants owned by ``owner_ids`` in ``unit``."""
+    def grant_states(
+        self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
+    ) -> list[GrantState]:
+        """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``)."""
         b = grant_balances.c
         query = (
             select(grants, b.remaining, b.used, b.held, b.expired.label("expired_units"), b.voided, b.voided_at)
@@ -283,6 +287,8 @@ class LedgerStore:
         )
         if open_only:
             query = query.where(b.remaining > 0, b.voided_at.is_(None))
+        if grant_id is not None:
+            query = query.where(grants.c.id == grant_id)
         return [
             GrantState(
                 rows.grant_from(r), r["remaining"], r["used"], r["held"], r["expired_units"], r["voided"],

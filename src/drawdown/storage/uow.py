@@ -18,6 +18,7 @@ from drawdown.domain.accounts import Account
 from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
+from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.schema import accounts, grants, ledger_head, units
 
@@ -51,10 +52,12 @@ class Accounts:
     def add(self, account: Account) -> None:
         self.conn.execute(insert(accounts).values(rows.account_row(account)))
 
-    def page(self, after: str | None, limit: int) -> list[Account]:
+    def page(self, after: str | None, limit: int, *, parent: str | None = None) -> list[Account]:
         query = select(accounts).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
+        if parent is not None:
+            query = query.where(accounts.c.parent_id == parent)
         return [rows.account_from(r) for r in self.conn.execute(query).mappings()]
 
     def chain(self, account_id: str) -> list[Account]:
@@ -88,6 +91,10 @@ class Grants:
 
 
 class SqlUnitOfWork:
+    """One database transaction. ``joined()`` is a unit of work that runs inside this one:
+    entering it returns this unit of work and leaving it neither commits nor rolls back, so
+    several service calls (and the API's audit record and stored response) commit together."""
+
     def __init__(self, engine: Engine, *, write: bool) -> None:
         self.engine = engine
         self.write = write
@@ -103,6 +110,9 @@ class SqlUnitOfWork:
         self.units = Units(self.conn)
         self.accounts = Accounts(self.conn)
         self.grants = Grants(self.conn, self.ledger)
+        self.api_keys = ApiKeys(self.conn)
+        self.idempotency = IdempotencyKeys(self.conn)
+        self.audit = AuditRecords(self.conn)
         return self
 
     def __exit__(
@@ -115,3 +125,17 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+
+    def joined(self) -> _Joined:
+        return _Joined(self)
+
+
+class _Joined:
+    def __init__(self, outer: SqlUnitOfWork) -> None:
+        self.outer = outer
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self.outer
+
+    def __exit__(self, *_: object) -> None:
+        return None
