@@ -24,12 +24,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from drawdown.api import problems
+from drawdown.api.access import ROUTE_ROLES
 from drawdown.api.observability import VERSION, Metrics
 from drawdown.api.routes import router
 from drawdown.api.schemas import Problem
 from drawdown.book import Book
 from drawdown.bootstrap import ServerSettings
 from drawdown.domain import limits
+from drawdown.domain.access import Role
 from drawdown.domain.errors import DrawdownError
 
 log = logging.getLogger("drawdown.api")
@@ -90,7 +92,8 @@ def _too_large(scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
             "headers_too_large",
             f"request headers total {header_bytes} bytes; at most {limits.REQUEST_HEADER_BYTES_MAX}",
         )
-    if b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b""):
+    nul = b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b"")
+    if nul and scope["path"].startswith("/v1/"):
         return problems.problem(422, "validation_error", "the path or query contains a NUL (%00) character; remove it")
     length = headers.get(b"content-length", b"0")
     if not length.isdigit() or int(length) > limits.REQUEST_BODY_BYTES_MAX:
@@ -147,7 +150,7 @@ def create_app(book: Book, settings: ServerSettings | None = None, *, close_book
     app.add_exception_handler(Exception, problems.on_unexpected)
     app.add_middleware(RequestContext, metrics=metrics)
 
-    @app.get("/metrics", name="metrics", tags=["operations"], response_class=Response,
+    @app.get("/metrics", name="metrics", operation_id="metrics", tags=["operations"], response_class=Response,
              responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
                               "description": "Prometheus text format."}})  # fmt: skip
     def prometheus() -> Response:
@@ -168,25 +171,37 @@ _ERRORS = {
     404: "A named account, grant or unit does not exist — or a customer key asked for another account's data.",
     409: "Conflicts with what is recorded: `idempotency_conflict` (same Idempotency-Key, different request), "
     "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`.",
-    413: "The body is over 1 MiB (`request_too_large`).",
-    422: "The request is well-formed JSON but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
-    " bad amount, instant, time zone, id or limit. `field` names the culprit.",
+    413: "The body is over 1 MiB (`request_too_large`), whatever the route.",
+    422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
+    " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
     431: "Request headers over 16 KiB (`headers_too_large`).",
     500: "An unexpected failure (`internal_error`); quote the request_id.",
 }
 
 
+# Routes that name something that may not exist: an account or grant in the path or body,
+# a unit, a parent.
+_NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue_grants", "list_grants",
+              "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge"}  # fmt: skip
+
+
 def _errors_for(path: str, method: str, operation_id: str) -> list[int]:
-    codes = [431, 500]
-    if path.startswith("/v1/") and operation_id != "health":
-        codes += [401, 403, 422]
-    if "{" in path or operation_id in ("get_balance", "create_charge") or method == "post":
+    """Exactly the problem statuses a route can answer with (a test provokes each one)."""
+    codes = [413, 431, 500]  # any request: body or headers too large, or a bug
+    if path.startswith("/v1/"):
+        codes.append(422)  # at least a NUL in the query; most routes have more to validate
+    roles = ROUTE_ROLES.get(operation_id)
+    if roles:
+        codes.append(401)
+        if set(Role) - roles or operation_id in ("issue_grant", "issue_grants"):
+            codes.append(403)  # a role outside the table, or a support key over its grant limit
+    if operation_id in _NOT_FOUND:
         codes.append(404)
     if method == "post":
-        codes += [400, 409, 413]
+        codes += [400, 409]  # malformed JSON; an Idempotency-Key reused for another request
     if operation_id == "create_charge":
         codes.append(402)
-    return sorted(set(codes))
+    return sorted(codes)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -7,97 +7,33 @@ record and the stored response.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from drawdown.api import render
 from drawdown.api import schemas as s
-from drawdown.api.access import allow, fence_account, fence_grant
+from drawdown.api.access import fence_account, fence_grant
+from drawdown.api.edge import (
+    AccountId,
+    AsOf,
+    Caller,
+    GrantId,
+    IdemKey,
+    Limit,
+    book_of,
+    check_support_limit,
+    units_of,
+    write,
+)
 from drawdown.api.observability import VERSION
-from drawdown.api.problems import request_id_var
 from drawdown.book import Book
 from drawdown.domain import limits
-from drawdown.domain.access import Principal, Role, check_grant_limit
-from drawdown.domain.errors import Unauthenticated
-from drawdown.domain.money import CURRENCIES, Unit, parse_decimal
-from drawdown.services.ports import Deps
-from drawdown.services.requests import Rendered, WriteRequest, book_key, run_write
+from drawdown.domain.access import Principal, Role
+from drawdown.services.requests import Rendered, WriteRequest, book_key
 
 router = APIRouter(prefix="/v1")
-
-AccountId = Annotated[str, Path(max_length=limits.ID_LENGTH_MAX, description="The account's id.")]
-GrantId = Annotated[str, Path(max_length=limits.ID_LENGTH_MAX, description="The grant's id.")]
-AsOf = Annotated[str | None, Query(max_length=64, description="An ISO 8601 instant with an offset; default now.")]
-Limit = Annotated[int, Query(ge=1, le=limits.PAGE_SIZE_MAX, description="Page size.")]
-IdemKey = Annotated[
-    str | None,
-    Header(alias="Idempotency-Key", max_length=limits.API_IDEMPOTENCY_KEY_LENGTH_MAX,
-           description="Any unique string (a UUID is good). A retry with the same key and body returns the "
-           "stored response with Idempotent-Replayed: true; the same key with another body is 409."),
-]  # fmt: skip
-
-
-def book_of(request: Request) -> Book:
-    book: Book = request.app.state.book
-    return book
-
-
-def principal(request: Request) -> Principal:
-    """Authenticate the bearer key and check the route's role rule (``api/access.py``)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated(
-            "send your API key as 'Authorization: Bearer dd_key_…' (create one: drawdown keys create)"
-        )
-    caller = book_of(request).authenticate(token.strip())
-    request.state.principal = caller
-    allow(request.scope["route"].name, caller)
-    return caller
-
-
-Caller = Annotated[Principal, Depends(principal)]
-
-
-def _units(book: Book) -> Callable[[str], Unit]:
-    cache: dict[str, Unit] = {}
-
-    def unit_of(code: str) -> Unit:
-        if code not in cache:
-            cache[code] = CURRENCIES.get(code) or book.unit(code)  # currencies are built in: no query
-        return cache[code]
-
-    return unit_of
-
-
-def _json(model: BaseModel, status: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status, media_type="application/json")
-
-
-def _write(
-    request: Request, caller: Principal, key: str | None, operation: str, body: dict[str, Any],
-    action: Callable[[Book, WriteRequest], Rendered], *, reason: str = "",
-) -> Response:  # fmt: skip
-    book = book_of(request)
-    path = f"{request.method} {request.url.path}"
-    write = WriteRequest(caller, request_id_var.get(), operation, path, body, reason, key)
-
-    def run(deps: Deps) -> Rendered:
-        return action(Book(deps, book.engine, actor=caller.actor), write)
-
-    outcome = run_write(book.deps, write, run)
-    metrics = request.app.state.metrics
-    metrics.ledger_writes.labels(operation).inc(len(outcome.transaction_ids))
-    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    if outcome.replayed:
-        metrics.replays.labels(operation).inc()
-    return Response(outcome.body, status_code=outcome.status, media_type="application/json", headers=headers)
-
 
 # -- health and units ------------------------------------------------------------------------
 
@@ -118,7 +54,7 @@ def create_unit(request: Request, caller: Caller, body: s.UnitCreate, key: IdemK
         out = s.UnitOut(code=unit.code, kind=str(unit.kind), scale=unit.scale, minor_digits=unit.minor_digits)
         return Rendered(201, out.model_dump_json())
 
-    return _write(request, caller, key, "define_unit", body.model_dump(mode="json"), action)
+    return write(request, caller, key, "define_unit", body.model_dump(mode="json"), action)
 
 
 @router.get("/units/{code}", name="get_unit", operation_id="get_unit", response_model=s.UnitOut, tags=["units"])
@@ -142,9 +78,9 @@ def create_account(request: Request, caller: Caller, body: s.AccountCreate, key:
             body.id, currency=body.currency, time_zone=body.time_zone, parent=body.parent,
             drawdown_policy=body.drawdown_policy, pool_caps=caps, metadata=body.metadata,
         )  # fmt: skip
-        return Rendered(201, render.account(account, _units(book)).model_dump_json(), account.id)
+        return Rendered(201, render.account(account, units_of(book)).model_dump_json(), account.id)
 
-    return _write(request, caller, key, "create_account", body.model_dump(mode="json"), action)
+    return write(request, caller, key, "create_account", body.model_dump(mode="json"), action)
 
 
 @router.get("/accounts", name="list_accounts", operation_id="list_accounts", response_model=s.AccountPage,
@@ -165,7 +101,7 @@ def list_accounts(
     found = book.accounts(after=after, limit=limit, parent=parent)
     if caller.role is Role.CUSTOMER:
         found = [a for a in found if a.id == caller.account_id]
-    items = [_fenced(caller, render.account(a, _units(book))) for a in found]
+    items = [_fenced(caller, render.account(a, units_of(book))) for a in found]
     return s.AccountPage(items=items, next_cursor=items[-1].id if len(found) == limit and items else None)
 
 
@@ -174,7 +110,7 @@ def list_accounts(
 def get_account(request: Request, caller: Caller, account_id: AccountId) -> s.AccountOut:
     fence_account(caller, account_id)
     book = book_of(request)
-    return _fenced(caller, render.account(book.account(account_id), _units(book)))
+    return _fenced(caller, render.account(book.account(account_id), units_of(book)))
 
 
 def _fenced(caller: Principal, account: s.AccountOut) -> s.AccountOut:
@@ -189,15 +125,7 @@ def _issue(book: Book, caller: Principal, account: str, body: s.GrantCreate, key
     fields = body.model_dump(exclude={"amount", "unit", "account"})
     grant = book.issue_grant(account, body.amount, body.unit, idempotency_key=key, **fields)
     view = book.grant(grant.id)
-    return render.grant(view, _units(book)(grant.unit))
-
-
-def _limit_for(request: Request, caller: Principal, amounts: list[str]) -> None:
-    if caller.role is not Role.SUPPORT:
-        return
-    limit = caller.grant_limit if caller.grant_limit is not None else request.app.state.settings.support_grant_limit
-    for amount in amounts:
-        check_grant_limit(replace(caller, grant_limit=limit), parse_decimal(amount, field="amount"))
+    return render.grant(view, units_of(book)(grant.unit))
 
 
 @router.post("/accounts/{account_id}/grants", name="issue_grant", operation_id="issue_grant", status_code=201,
@@ -205,25 +133,25 @@ def _limit_for(request: Request, caller: Principal, amounts: list[str]) -> None:
 def issue_grant(request: Request, caller: Caller, account_id: AccountId, body: s.GrantCreate,
                 key: IdemKey = None) -> Response:  # fmt: skip
     """Issue a grant of credit. A support key may issue at most its grant limit per grant (else 403)."""
-    _limit_for(request, caller, [body.amount])
+    check_support_limit(request, caller, [body.amount])
 
     def action(book: Book, write: WriteRequest) -> Rendered:
         return Rendered(201, _issue(book, caller, account_id, body, book_key(write)).model_dump_json(), account_id)
 
-    return _write(request, caller, key, "issue_grant", body.model_dump(mode="json"), action, reason=body.reason_code)
+    return write(request, caller, key, "issue_grant", body.model_dump(mode="json"), action, reason=body.reason_code)
 
 
 @router.post("/grants/batch", name="issue_grants", operation_id="issue_grants", status_code=201,
              response_model=s.GrantList, tags=["grants"])  # fmt: skip
 def issue_grants(request: Request, caller: Caller, body: s.GrantBatch, key: IdemKey = None) -> Response:
     """Issue up to 1,000 grants in one transaction: all are issued or none is."""
-    _limit_for(request, caller, [g.amount for g in body.grants])
+    check_support_limit(request, caller, [g.amount for g in body.grants])
 
     def action(book: Book, write: WriteRequest) -> Rendered:
         items = [_issue(book, caller, g.account, g, book_key(write, f"#{i}")) for i, g in enumerate(body.grants)]
         return Rendered(201, s.GrantList(items=items).model_dump_json())
 
-    return _write(request, caller, key, "issue_grants", body.model_dump(mode="json"), action, reason="batch")
+    return write(request, caller, key, "issue_grants", body.model_dump(mode="json"), action, reason="batch")
 
 
 @router.get("/accounts/{account_id}/grants", name="list_grants", operation_id="list_grants", response_model=s.GrantList,
@@ -236,7 +164,7 @@ def list_grants(
     fence_account(caller, account_id)
     book = book_of(request)
     views = book.grants(account_id, unit, as_of=as_of)
-    unit_of = _units(book)
+    unit_of = units_of(book)
     return s.GrantList(items=[render.grant(v, unit_of(v.state.grant.unit)) for v in views])
 
 
@@ -262,7 +190,7 @@ def void_grant(request: Request, caller: Caller, grant_id: GrantId, body: s.Void
         out = s.VoidOut(grant_id=grant_id, transaction_id=tx.id, voided=voided)
         return Rendered(200, out.model_dump_json(), grant.state.grant.account_id)
 
-    return _write(request, caller, key, "void_grant", body.model_dump(mode="json"), action, reason=body.reason)
+    return write(request, caller, key, "void_grant", body.model_dump(mode="json"), action, reason=body.reason)
 
 
 # -- balances, ledger, charges ---------------------------------------------------------------
@@ -278,7 +206,7 @@ def get_balance(
     fence_account(caller, account_id)
     book = book_of(request)
     bal = book.balance(account_id, unit, as_of=as_of)
-    return render.balance(bal, _units(book)(bal.unit))
+    return render.balance(bal, units_of(book)(bal.unit))
 
 
 @router.get("/accounts/{account_id}/ledger", name="get_ledger", operation_id="get_ledger",
@@ -293,7 +221,7 @@ def get_ledger(
     book = book_of(request)
     txs = book.ledger(account_id, as_of=as_of, after_seq=after_seq, limit=limit)
     only = caller.account_id if caller.role is Role.CUSTOMER else None
-    items = [render.transaction(tx, _units(book), only_account=only) for tx in txs]
+    items = [render.transaction(tx, units_of(book), only_account=only) for tx in txs]
     return s.LedgerPage(items=items, next_cursor=txs[-1].seq if len(txs) == limit else None)
 
 
@@ -310,7 +238,7 @@ def create_charge(request: Request, caller: Caller, account_id: AccountId, body:
         )  # fmt: skip
         return Rendered(201, render.charge(result).model_dump_json(), account_id)
 
-    return _write(request, caller, key, "charge", body.model_dump(mode="json"), action, reason=body.reason)
+    return write(request, caller, key, "charge", body.model_dump(mode="json"), action, reason=body.reason)
 
 
 # -- verify and audit ------------------------------------------------------------------------

@@ -8,9 +8,11 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -90,6 +92,24 @@ class Grants:
         return [rows.grant_from(r) for r in self.conn.execute(query.order_by(grants.c.created_seq)).mappings()]
 
 
+_WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> threading.RLock:
+    """SQLite writers of one process queue on this lock before ``BEGIN IMMEDIATE``.
+
+    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
+    turns contention between a server's threads into long tail latencies; a lock hands the
+    writer slot over at once. Other processes still meet the database lock and busy timeout.
+    """
+    with _LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.RLock()
+        return lock
+
+
 class SqlUnitOfWork:
     """One database transaction. ``joined()`` is a unit of work that runs inside this one:
     entering it returns this unit of work and leaving it neither commits nor rolls back, so
@@ -100,6 +120,17 @@ class SqlUnitOfWork:
         self.write = write
 
     def __enter__(self) -> Self:
+        self._lock = writer_lock(self.engine) if self.write and self.engine.dialect.name == "sqlite" else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            return self._begin()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _begin(self) -> Self:
         self.conn = self.engine.connect()
         self.conn.info["write"] = self.write
         self._tx = self.conn.begin()
@@ -125,6 +156,8 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._lock is not None:
+                self._lock.release()
 
     def joined(self) -> _Joined:
         return _Joined(self)
