@@ -223,10 +223,21 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 responses[str(code)] = {"description": _ERRORS[code], "content": problem_content}
             if path.startswith("/v1/") and operation.get("operationId") != "health":
                 operation["security"] = [{"bearer": []}]
-            for header in ("X-Request-Id",):
-                for response in responses.values():
-                    response.setdefault("headers", {})[header] = {
-                        "description": "The request's id (echoed if the caller sent a valid one).",
+            for code, response in responses.items():
+                headers = response.setdefault("headers", {})
+                headers["X-Request-Id"] = {
+                    "description": "The request's id (echoed if the caller sent a valid one).",
+                    "schema": {"type": "string"},
+                }
+                if method == "post" and code.startswith("2"):
+                    headers["Idempotent-Replayed"] = {
+                        "description": "'true' when this is the stored response of an earlier request with the "
+                        "same Idempotency-Key and body.",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+                if code == "401":
+                    headers["WWW-Authenticate"] = {
+                        "description": 'Bearer realm="drawdown"',
                         "schema": {"type": "string"},
                     }
     app.openapi_schema = doc
