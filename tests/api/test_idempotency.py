@@ -126,3 +126,19 @@ def test_retention_is_at_least_a_day() -> None:
     from drawdown.domain import limits
 
     assert timedelta(seconds=limits.IDEMPOTENCY_RETENTION_SECONDS) >= timedelta(hours=24)
+
+
+def test_a_replay_after_a_restart_still_returns_the_stored_response(world: World) -> None:
+    from fastapi.testclient import TestClient
+
+    from drawdown.api.app import create_app
+    from drawdown.book import open_book
+
+    headers = {**world.auth("service"), "Idempotency-Key": "across-restarts"}
+    body = {"amount": "1", "unit": "USD"}
+    first = world.client.post("/v1/accounts/acme/charges", json=body, headers=headers)
+    url = world.book.engine.url.render_as_string(hide_password=False)
+    with open_book(url, clock=world.book.deps.clock) as reopened, TestClient(create_app(reopened)) as restarted:
+        again = restarted.post("/v1/accounts/acme/charges", json=body, headers=headers)
+    assert (again.status_code, again.content) == (first.status_code, first.content), again.text
+    assert again.headers["idempotent-replayed"] == "true"
