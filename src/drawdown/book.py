@@ -7,6 +7,7 @@ service call in one database transaction. Amounts go in as decimal strings (or
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from drawdown import bootstrap
+from drawdown.domain import limits
+from drawdown.domain.access import Principal
 from drawdown.domain.accounts import Account
+from drawdown.domain.audit import ApiKey, AuditRecord
 from drawdown.domain.balances import Balance
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.enforcement import AccountEnforcement
@@ -34,8 +38,10 @@ from drawdown.services import (
     holds,
     invoice_runs,
     invoices,
+    keys,
     pricing,
     queries,
+    requests,
     usage,
 )
 from drawdown.services.charges import ChargeResult
@@ -43,6 +49,7 @@ from drawdown.services.enforcement import Decision
 from drawdown.services.grants import GrantRequest
 from drawdown.services.invoice_runs import RunReport
 from drawdown.services.invoices import InvoiceView
+from drawdown.services.keys import CreatedKey
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
 from drawdown.services.usage import BurnReport, IngestReport, MeterReading
@@ -303,6 +310,43 @@ class Book:
 
     def verify(self) -> VerifyReport:
         return queries.verify(self.deps)
+
+    def account(self, account_id: str) -> Account:
+        return queries.account(self.deps, account_id)
+
+    def accounts(self, *, after: str | None = None, limit: int = 100, parent: str | None = None) -> list[Account]:
+        return queries.accounts(self.deps, after=after, limit=limit, parent=parent)
+
+    def grant(self, grant_id: str, *, as_of: object = None) -> GrantView:
+        return queries.grant(self.deps, grant_id, as_of=as_of)
+
+    def audit(self, *, after: str | None = None, limit: int = 100, account: str | None = None) -> list[AuditRecord]:
+        """The audit trail (A1): every write with its actor, request, reason and transactions."""
+        return queries.audit(self.deps, after=after, limit=limit, account=account)
+
+    # -- API keys ------------------------------------------------------------------------
+
+    def create_key(
+        self, role: str, *, account: str | None = None, grant_limit: str | None = None, label: str = ""
+    ) -> CreatedKey:
+        """Create an API key; ``CreatedKey.token`` is the only time the secret is shown."""
+        return keys.create_key(
+            self.deps, role, secret=secrets.token_urlsafe(32), account=account, grant_limit=grant_limit,
+            label=label, actor=self.actor,
+        )  # fmt: skip
+
+    def revoke_key(self, key_id: str) -> ApiKey:
+        return keys.revoke_key(self.deps, key_id, actor=self.actor)
+
+    def keys(self) -> list[ApiKey]:
+        return keys.list_keys(self.deps)
+
+    def authenticate(self, token: str) -> Principal:
+        return keys.authenticate(self.deps, token)
+
+    def purge_stored_responses(self, *, keep_seconds: int = limits.IDEMPOTENCY_RETENTION_SECONDS) -> int:
+        """Delete API responses kept for idempotent replay once older than ``keep_seconds`` (≥ 24 h)."""
+        return requests.purge_stored_responses(self.deps, keep_seconds=keep_seconds)
 
 
 def open_book(url: str | None = None, *, clock: Clock | None = None, actor: str = "library") -> Book:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from sqlalchemy import Engine
 
+from drawdown.domain.money import parse_decimal
 from drawdown.services.ports import Clock, Deps
 from drawdown.storage.engine import engine_for
 from drawdown.storage.fast_reads import CurrentBalances
@@ -58,3 +62,32 @@ def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool =
     uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache())
     deps = Deps(uow=uow, clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine))
     return deps, engine
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How ``drawdown serve`` runs; each field comes from a CLI flag, else the environment.
+
+    ``DRAWDOWN_DB``, ``DRAWDOWN_HOST``, ``DRAWDOWN_PORT``, ``DRAWDOWN_SUPPORT_GRANT_LIMIT``
+    (the largest single grant a support key may issue unless the key sets its own) and
+    ``DRAWDOWN_LOG_LEVEL``.
+    """
+
+    db: str = DEFAULT_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    support_grant_limit: Decimal = Decimal("100")
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> ServerSettings:
+        source = os.environ if env is None else env
+        given = {name: value for name, value in flags.items() if value is not None}
+        limit = given.pop("support_grant_limit", None) or source.get("DRAWDOWN_SUPPORT_GRANT_LIMIT", "100")
+        return cls(
+            db=given.get("db") or source.get("DRAWDOWN_DB") or DEFAULT_URL,
+            host=given.get("host") or source.get("DRAWDOWN_HOST", "127.0.0.1"),
+            port=int(given.get("port") or source.get("DRAWDOWN_PORT", "8000")),
+            support_grant_limit=parse_decimal(str(limit), field="support_grant_limit"),
+            log_level=given.get("log_level") or source.get("DRAWDOWN_LOG_LEVEL", "info"),
+        )

@@ -45,6 +45,12 @@ def seed(book: Book, now: datetime) -> None:
                     effective_at=month_ago)  # fmt: skip
     grant("initech-next-month", "initech", "30.00", "USD", source="allotment", reason_code="monthly",
           effective_at=now + timedelta(days=10))  # fmt: skip
+    grant("globex-goodwill", "globex", "15.00", "EUR", source="support", reason_code="outage-goodwill",
+          effective_at=now - timedelta(days=6), expires_at=now + timedelta(days=24),
+          external_ref="ticket:SUP-2231")  # fmt: skip
+    grant("umbrella-referral", "umbrella", "100.00", "USD", source="referral", reason_code="referral",
+          effective_at=now - timedelta(days=15), expires_at=now + timedelta(days=75),
+          external_ref="referral:initech")  # fmt: skip
     grant("umbrella-pool", "umbrella", "2000.00", "USD", source="purchased", cost_basis="1", effective_at=month_ago,
           reason_code="enterprise-pool", external_ref="contract:UMB-2026")  # fmt: skip
 
@@ -57,6 +63,7 @@ def seed(book: Book, now: datetime) -> None:
     burn("acme-3", "acme", "1250.5", "AI_CREDIT", "image-gen", 5)
     burn("acme-4", "acme", "18.20", "USD", "storage", 1)
     burn("globex-1", "globex", "80.00", "EUR", "api-calls", 12)
+    burn("globex-2", "globex", "9.30", "EUR", "storage", 2)
     burn("initech-1", "initech", "5.00", "USD", "api-calls", 3)
     burn("umbrella-ml-1", "umbrella-ml", "420.00", "USD", "gpu-hours", 4)
     burn("umbrella-web-1", "umbrella-web", "95.00", "USD", "api-calls", 2)

@@ -22,6 +22,8 @@ BOOK_METHODS = [
     "publish_price_book", "amend_contract", "record_usage",
     "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
     "run_invoices",
+    "account", "accounts", "audit", "authenticate", "create_key", "grant", "keys", "purge_stored_responses",
+    "revoke_key",
 ]  # fmt: skip
 
 

@@ -16,7 +16,8 @@ from rich.table import Table
 
 from drawdown import bootstrap
 from drawdown.book import Book, open_book
-from drawdown.domain.errors import Conflict, DrawdownError, InvalidInput, NotFound, Refused
+from drawdown.domain import limits
+from drawdown.domain.errors import AccessDenied, Conflict, DrawdownError, InvalidInput, NotFound, Refused
 from drawdown.domain.money import format_display
 
 app = typer.Typer(help="drawdown: a credits-and-discounts ledger for usage-based billing.", no_args_is_help=True)
@@ -24,7 +25,7 @@ console = Console()
 errors = Console(stderr=True)
 
 # One table from error family to exit code; 1 is reserved for "verify found a break".
-EXIT_CODES: dict[type[DrawdownError], int] = {InvalidInput: 2, NotFound: 3, Conflict: 4, Refused: 5}
+EXIT_CODES: dict[type[DrawdownError], int] = {InvalidInput: 2, NotFound: 3, Conflict: 4, Refused: 5, AccessDenied: 6}
 
 DbOption = Annotated[str | None, typer.Option("--db", envvar="DRAWDOWN_DB", help="Database URL.")]
 
@@ -60,12 +61,59 @@ def init(db: DbOption = None) -> None:
         console.print(f"ready: {url}")
 
 
+HostOption = Annotated[str | None, typer.Option("--host", envvar="DRAWDOWN_HOST", help="Address to listen on.")]
+PortOption = Annotated[int | None, typer.Option("--port", envvar="DRAWDOWN_PORT", help="Port to listen on.")]
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: HostOption = None,
+    port: PortOption = None,
+    support_grant_limit: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DRAWDOWN_SUPPORT_GRANT_LIMIT", help="Largest grant a support key may issue (default 100)."
+        ),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option(envvar="DRAWDOWN_LOG_LEVEL")] = None,
+) -> None:
+    """Run the HTTP API (uvicorn) on the embedded SQLite store by default, or --db postgresql+psycopg://…"""
+    settings = bootstrap.ServerSettings.from_env(
+        db=bootstrap.database_url(db), host=host, port=port, support_grant_limit=support_grant_limit,
+        log_level=log_level,
+    )  # fmt: skip
+    with opened(settings.db):  # create or migrate the store first, reporting errors as the CLI does
+        pass
+    _serve(settings)
+
+
+def _serve(settings: bootstrap.ServerSettings) -> None:
+    import os
+
+    import uvicorn
+
+    os.environ.update({
+        "DRAWDOWN_DB": settings.db, "DRAWDOWN_HOST": settings.host, "DRAWDOWN_PORT": str(settings.port),
+        "DRAWDOWN_SUPPORT_GRANT_LIMIT": str(settings.support_grant_limit), "DRAWDOWN_LOG_LEVEL": settings.log_level,
+    })  # fmt: skip
+    # A factory by import path: the CLI and the API are sibling edges and never import each other.
+    uvicorn.run(
+        "drawdown.api.main:app_from_env", factory=True, host=settings.host, port=settings.port,
+        log_config=None, timeout_graceful_shutdown=10, server_header=False,
+        h11_max_incomplete_event_size=4 * limits.REQUEST_HEADER_BYTES_MAX,  # so the app's 431 problem answers first
+    )  # fmt: skip
+
+
 @app.command()
 def demo(
     db: Annotated[str, typer.Option("--db", help="Where to create the demo database.")] = "sqlite:///demo.db",
     fresh: Annotated[bool, typer.Option(help="Delete an existing SQLite demo file first.")] = True,
+    host: HostOption = None,
+    port: PortOption = None,
+    serve: Annotated[bool, typer.Option(help="Serve the API after seeding (--no-serve to only seed).")] = True,
 ) -> None:
-    """Create a demo database with realistic customers, grants and usage, and show it."""
+    """Create a demo database with realistic customers, grants and usage, print an admin key, and serve it."""
     from pathlib import Path
 
     from sqlalchemy.engine import make_url
@@ -76,11 +124,71 @@ def demo(
     if fresh and url.get_backend_name() == "sqlite" and url.database:
         for suffix in ("", "-wal", "-shm"):
             Path(url.database + suffix).unlink(missing_ok=True)
+    settings = bootstrap.ServerSettings.from_env(db=db, host=host, port=port)
     with opened(db) as book:
         demo_data.seed(book, book.deps.clock.now())
         for account in demo_data.CUSTOMERS:
             console.print(f"[bold]{account}[/bold]: {_summary(book, account)}")
-    console.print(f"\ndemo database: {db}\ntry: drawdown balance acme --db {db}")
+        admin = book.create_key("admin", label="demo admin")
+        customer = book.create_key("customer", account="acme", label="demo customer acme")
+        support = book.create_key("support", label="demo support")
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"\ndemo database: {db}")
+    print(f"admin key:    {admin.token}")
+    print(f"support key:  {support.token}   (grants up to {settings.support_grant_limit})")
+    print(f"customer key: {customer.token}   (sees acme only)")
+    print(f"API:          {base}/v1   docs: {base}/docs   metrics: {base}/metrics")
+    print(f'try:          curl -H "Authorization: Bearer {admin.token}" {base}/v1/accounts/acme/balance', flush=True)
+    if serve:
+        _serve(settings)
+
+
+keys_app = typer.Typer(help="API keys: create (the secret is shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin, finance, support, service or customer.")],
+    account: Annotated[str | None, typer.Option(help="The one account a customer key may see.")] = None,
+    grant_limit: Annotated[
+        str | None, typer.Option(help="Support keys: largest grant (default: server setting).")
+    ] = None,
+    label: Annotated[str, typer.Option(help="A note for whoever holds the key.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Create an API key and print its secret token. It is shown this once and stored only hashed."""
+    with opened(db) as book:
+        created = book.create_key(role, account=account, grant_limit=grant_limit, label=label)
+    print(json.dumps({"id": created.key.id, "role": created.key.role, "account": created.key.account_id,
+                      "token": created.token}))  # fmt: skip
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, db: DbOption = None) -> None:
+    """Revoke an API key; requests with it fail with 401 at once."""
+    with opened(db) as book:
+        key = book.revoke_key(key_id)
+    console.print(f"revoked {key.id} ({key.role})")
+
+
+@keys_app.command("list")
+def keys_list(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List API keys (never their secrets)."""
+    with opened(db) as book:
+        found = book.keys()
+    rows = [{"id": k.id, "role": k.role, "account": k.account_id, "grant_limit": k.grant_limit, "label": k.label,
+             "created_at": k.created_at.isoformat(),
+             "revoked_at": None if k.revoked_at is None else k.revoked_at.isoformat()} for k in found]  # fmt: skip
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title="API keys")
+    for column in ("id", "role", "account", "grant_limit", "label", "created_at", "revoked_at"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(v or "") for v in row.values()))
+    console.print(table)
 
 
 def _summary(book: Book, account: str) -> str:

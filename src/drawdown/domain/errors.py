@@ -10,7 +10,8 @@ below once (the API to RFC 9457 problems, the CLI to exit codes).
     ├── InvalidInput          the request itself is wrong       (invalid_amount, naive_datetime, …)
     ├── NotFound              it names something that is absent (account_not_found, …)
     ├── Conflict              it clashes with what is recorded  (idempotency_conflict, hold_already_captured, …)
-    └── Refused               valid, but the books say no       (insufficient_credit, kill_switch_engaged)
+    ├── Refused               valid, but the books say no       (insufficient_credit, kill_switch_engaged)
+    └── AccessDenied          the caller may not do this        (unauthenticated, forbidden, …)
 """
 
 from __future__ import annotations
@@ -310,3 +311,32 @@ class CreditNoteTooLarge(Refused):
     """A credit note would take an invoice below zero."""
 
     code = "credit_note_too_large"
+
+
+class AccessDenied(DrawdownError):
+    code = "access_denied"
+
+
+# The caller is not allowed (API keys and roles).
+class Unauthenticated(AccessDenied):
+    """No API key, an unknown one, or a revoked one."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(AccessDenied):
+    """The key's role may not use this operation."""
+
+    code = "forbidden"
+
+
+class GrantLimitExceeded(AccessDenied):
+    """A support key asked for a grant above its limit."""
+
+    code = "grant_limit_exceeded"
+
+
+class KeyNotFound(NotFound):
+    """No API key has that id."""
+
+    code = "key_not_found"

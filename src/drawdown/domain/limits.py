@@ -70,3 +70,11 @@ INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per d
 EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
 LATE_USAGE_ROWS_MAX = 10_000
 INVOICES_PER_RUN_PAGE = 200
+
+# The HTTP API.
+GRANTS_PER_BATCH_MAX = 1_000
+PAGE_SIZE_MAX = 1_000
+REQUEST_BODY_BYTES_MAX = 1024 * 1024
+REQUEST_HEADER_BYTES_MAX = 16 * 1024
+API_IDEMPOTENCY_KEY_LENGTH_MAX = 200  # the book's key is "<key id>:<caller's key>", at most 255
+IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600  # stored API responses are kept at least this long

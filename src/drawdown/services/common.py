@@ -10,6 +10,7 @@ from drawdown.domain import limits
 from drawdown.domain.accounts import Account, CapPeriod
 from drawdown.domain.errors import (
     AccountNotFound,
+    GrantNotFound,
     IdempotencyConflict,
     InvalidField,
     InvalidPeriod,
@@ -38,14 +39,21 @@ def unit_of(uow: UnitOfWork, code: object) -> Unit:
     return unit
 
 
+def account_not_found(account_id: object, *, field: str = "account") -> AccountNotFound:
+    """The one 'no such account' error, so a fenced-off account reads exactly like a missing one."""
+    return AccountNotFound(
+        f"no account has the id {str(account_id)[:80]!r}; create it first", field=field, account=str(account_id)[:80]
+    )
+
+
+def grant_not_found(grant_id: object) -> GrantNotFound:
+    return GrantNotFound(f"no grant has the id {str(grant_id)[:80]!r}", field="grant_id")
+
+
 def account_of(uow: UnitOfWork, account_id: object, *, field: str = "account") -> Account:
     account = uow.accounts.get(account_id) if isinstance(account_id, str) else None
     if account is None:
-        raise AccountNotFound(
-            f"no account has the id {str(account_id)[:80]!r}; create it first",
-            field=field,
-            account=str(account_id)[:80],
-        )
+        raise account_not_found(account_id, field=field)
     return account
 
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from drawdown.domain import limits
 from drawdown.domain.accounts import require_metadata
 from drawdown.domain.balances import GrantState
-from drawdown.domain.errors import GrantAlreadyVoided, GrantNotFound, InvalidField, UnitMismatch
+from drawdown.domain.errors import GrantAlreadyVoided, InvalidField, UnitMismatch
 from drawdown.domain.grants import (
     Grant,
     Source,
@@ -24,7 +24,15 @@ from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind, Transaction, TransactionDraft, TxKind, fingerprint
 from drawdown.domain.lifecycle import expiry_key, issue_postings, removal_postings, settlement_postings
 from drawdown.domain.money import UnitKind, parse_amount
-from drawdown.services.common import account_of, actor_and_reason, idempotency_key, instant, replay, unit_of
+from drawdown.services.common import (
+    account_of,
+    actor_and_reason,
+    grant_not_found,
+    idempotency_key,
+    instant,
+    replay,
+    unit_of,
+)
 from drawdown.services.ports import Deps, UnitOfWork
 
 EXPIRIES_PER_BATCH = 500
@@ -149,7 +157,7 @@ def _validated(uow: UnitOfWork, r: GrantRequest, now: datetime, issuer: str, seq
 def _grant(uow: UnitOfWork, grant_id: object) -> Grant:
     grant = uow.grants.get(grant_id) if isinstance(grant_id, str) else None
     if grant is None:
-        raise GrantNotFound(f"no grant has the id {str(grant_id)[:80]!r}", field="grant_id")
+        raise grant_not_found(grant_id)
     return grant
 
 

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from drawdown.domain import limits
+from drawdown.domain.accounts import Account
+from drawdown.domain.audit import AuditRecord
 from drawdown.domain.balances import Balance, GrantState, summarize
 from drawdown.domain.errors import InvalidField
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import GENESIS_HASH, ChainBreak, Transaction, verify_chain
 from drawdown.domain.money import Unit
-from drawdown.services.common import account_of, cap_window, instant, unit_of
+from drawdown.services.common import account_of, cap_window, grant_not_found, instant, unit_of
 from drawdown.services.ports import Deps, UnitOfWork
 
 VERIFY_BATCH = 2_000
@@ -130,3 +132,46 @@ def verify(deps: Deps) -> VerifyReport:
             problem = "the newest transaction's hash differs from the one recorded in the ledger head"
             return VerifyReport(False, head_seq - 1, head_seq, head_hash, ChainBreak(head_seq, "", problem))
         return VerifyReport(True, head_seq, head_seq, head_hash, None)
+
+
+def account(deps: Deps, account_id: str) -> Account:
+    with deps.uow(write=False) as uow:
+        return account_of(uow, account_id)
+
+
+def accounts(deps: Deps, *, after: str | None = None, limit: int = 100, parent: str | None = None) -> list[Account]:
+    """Accounts in id order after the cursor ``after``, optionally only ``parent``'s children."""
+    _check_limit(limit)
+    with deps.uow(write=False) as uow:
+        return uow.accounts.page(after, limit, parent=parent)
+
+
+def grant(deps: Deps, grant_id: str, *, as_of: object = None) -> GrantView:
+    """One grant with its figures and status now (or as of an instant)."""
+    now = deps.clock.now()
+    with deps.uow(write=False) as uow:
+        found = uow.grants.get(grant_id) if isinstance(grant_id, str) else None
+        if found is None:
+            raise grant_not_found(grant_id)
+        when = instant(as_of, field="as_of", default=now)
+        if as_of is None:
+            states = uow.ledger.grant_states([found.account_id], found.unit, grant_id=found.id)
+        else:
+            states = [
+                s for s in uow.ledger.states_as_of(found.account_id, found.unit, when)[0] if s.grant.id == grant_id
+            ]
+        if not states:
+            raise grant_not_found(grant_id)
+        return GrantView(states[0], str(states[0].status(when)))
+
+
+def audit(deps: Deps, *, after: str | None = None, limit: int = 100, account: str | None = None) -> list[AuditRecord]:
+    """Audit records in time order after the cursor ``after``, optionally for one account."""
+    _check_limit(limit)
+    with deps.uow(write=False) as uow:
+        return uow.audit.page(after, limit, account_id=account)
+
+
+def _check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= limits.PAGE_SIZE_MAX:
+        raise InvalidField(f"limit must be from 1 to {limits.PAGE_SIZE_MAX}", field="limit")

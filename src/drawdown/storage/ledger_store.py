@@ -57,6 +57,7 @@ class LedgerStore:
     def __init__(self, conn: Connection, grant_cache: GrantCache | None = None) -> None:
         self.conn = conn
         self.grant_cache = grant_cache or GrantCache()
+        self.posted: list[str] = []  # ids of the transactions this unit of work posted, in order
 
     def load_grants(self, grant_ids: Sequence[str]) -> dict[str, Grant]:
         return self.grant_cache.load(self.conn, grant_ids)
@@ -99,6 +100,7 @@ class LedgerStore:
             self.conn.execute(sql.INSERT_ENTRIES, entry_rows)
         self.conn.execute(sql.MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         Projector(self.conn, self.load_grants, self._own_states, self._totals_as_of).apply(posted, recorded_at)
+        self.posted.extend(tx.id for tx in posted)
         return posted
 
     # -- reading -------------------------------------------------------------------------
@@ -178,10 +180,14 @@ class LedgerStore:
             legs[row["tx_seq"]].append(rows.posting_from(row))
         return [rows.transaction_from(r, tuple(legs[r["seq"]])) for r in tx_rows]
 
-    def grant_states(self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False) -> list[GrantState]:
-        """Current state of the grants owned by ``owner_ids`` in ``unit``, oldest first."""
+    def grant_states(
+        self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
+    ) -> list[GrantState]:
+        """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
         query = sql.OPEN_GRANT_STATES if open_only else sql.GRANT_STATES
         found = [tuple(row) for row in self.conn.execute(query, {"owners": list(owner_ids), "unit": unit})]
+        if grant_id is not None:
+            found = [row for row in found if row[0] == grant_id]
         grants_by_id = self.load_grants([row[0] for row in found])
         # Positional: rows come in statements.GRANT_STATE_COLUMNS order, and this runs per charge.
         states = [

@@ -354,4 +354,48 @@ availability_records = Table(
     Index("ix_availability_account_time", "account_id", "occurred_at"),
 )
 
+# The HTTP API (migration 0004): keys, stored responses for idempotent replay, audit trail.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("account_id", ID, nullable=True),
+    Column("grant_limit", String(48), nullable=True),
+    Column("label", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("method_path", String(512), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("principal", "key"),
+    Index("ix_idempotency_keys_created", "created_at"),
+)
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("operation", String(64), nullable=False),
+    Column("method_path", String(512), nullable=False),
+    Column("account_id", ID, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("transaction_ids", Text, nullable=False),
+    Column("idempotency_key", String(255), nullable=True),
+)
+
 APPEND_ONLY_TABLES = ("ledger_transactions", "ledger_entries")

@@ -8,9 +8,11 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -19,6 +21,7 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
+from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, PriceBooks, StoredAvailability, StoredUsage
 from drawdown.storage.ledger_store import LedgerStore
@@ -62,10 +65,12 @@ class Accounts:
             found.update(self.conn.execute(select(accounts.c.id).where(accounts.c.id.in_(chunk))).scalars())
         return found
 
-    def page(self, after: str | None, limit: int) -> list[Account]:
+    def page(self, after: str | None, limit: int, *, parent: str | None = None) -> list[Account]:
         query = select(accounts).order_by(accounts.c.id).limit(limit)
         if after is not None:
             query = query.where(accounts.c.id > after)
+        if parent is not None:
+            query = query.where(accounts.c.parent_id == parent)
         return [rows.account_from(r) for r in self.conn.execute(query).mappings()]
 
     def chain(self, account_id: str) -> list[Account]:
@@ -98,13 +103,46 @@ class Grants:
         return [rows.grant_from(r) for r in self.conn.execute(query.order_by(grants.c.created_seq)).mappings()]
 
 
+_WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> threading.RLock:
+    """SQLite writers of one process queue on this lock before ``BEGIN IMMEDIATE``.
+
+    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
+    turns contention between a server's threads into long tail latencies; a lock hands the
+    writer slot over at once. Other processes still meet the database lock and busy timeout.
+    """
+    with _LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.RLock()
+        return lock
+
+
 class SqlUnitOfWork:
+    """One database transaction. ``joined()`` is a unit of work that runs inside this one:
+    entering it returns this unit of work and leaving it neither commits nor rolls back, so
+    several service calls (and the API's audit record and stored response) commit together."""
+
     def __init__(self, engine: Engine, *, write: bool, grant_cache: GrantCache | None = None) -> None:
         self.engine = engine
         self.write = write
         self.grant_cache = grant_cache
 
     def __enter__(self) -> Self:
+        self._lock = writer_lock(self.engine) if self.write and self.engine.dialect.name == "sqlite" else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            return self._begin()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    def _begin(self) -> Self:
         self.conn = self.engine.connect()
         self.conn.info["write"] = self.write
         self._tx = self.conn.begin()
@@ -125,6 +163,9 @@ class SqlUnitOfWork:
         self.invoices = Invoices(self.conn)
         self.usage = StoredUsage(self.conn)
         self.availability = StoredAvailability(self.conn)
+        self.api_keys = ApiKeys(self.conn)
+        self.idempotency = IdempotencyKeys(self.conn)
+        self.audit = AuditRecords(self.conn)
         return self
 
     def __exit__(
@@ -137,3 +178,19 @@ class SqlUnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._lock is not None:
+                self._lock.release()
+
+    def joined(self) -> _Joined:
+        return _Joined(self)
+
+
+class _Joined:
+    def __init__(self, outer: SqlUnitOfWork) -> None:
+        self.outer = outer
+
+    def __enter__(self) -> SqlUnitOfWork:
+        return self.outer
+
+    def __exit__(self, *_: object) -> None:
+        return None

@@ -1,0 +1,120 @@
+"""The real app over a real store (SQLite file and PostgreSQL), with one key per role.
+
+``world`` seeds a small book: accounts acme (USD) with child acme-team, globex (EUR),
+umbrella with child umbrella-ml; a grant on each; a charge on acme. Customer keys are bound
+to acme and to umbrella-ml.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from drawdown.api.app import create_app
+from drawdown.book import Book, open_book
+from drawdown.bootstrap import ServerSettings
+from tests.conftest import START, FixedClock
+
+SUPPORT_LIMIT = Decimal("100")
+
+
+@dataclass
+class World:
+    book: Book
+    app: FastAPI
+    client: TestClient
+    tokens: dict[str, str]
+    grants: dict[str, str] = field(default_factory=dict)
+    key_ids: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def call(self, role: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**(self.auth(role) if role else {}), **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+
+def seed(book: Book) -> dict[str, str]:
+    book.create_account("acme", currency="USD", time_zone="America/New_York")
+    book.create_account("acme-team", currency="USD", parent="acme")
+    book.create_account("globex", currency="EUR")
+    book.create_account("umbrella", currency="USD")
+    book.create_account("umbrella-ml", currency="USD", parent="umbrella")
+    book.define_unit("AI_CREDIT", scale=3)
+    grants = {
+        "acme": book.issue_grant(
+            "acme", "50", "USD", source="promotional", reason_code="welcome", effective_at=START.replace(day=1)
+        ).id,
+        "globex": book.issue_grant("globex", "70", "EUR", source="purchased", cost_basis="1").id,
+        "umbrella": book.issue_grant("umbrella", "500", "USD", source="purchased", cost_basis="1").id,
+        "umbrella-ml": book.issue_grant("umbrella-ml", "5", "USD", source="support", reason_code="goodwill").id,
+    }
+    book.charge("acme", "5", "USD", product="api")
+    return grants
+
+
+def build_world(url: str, clock: FixedClock) -> World:
+    book = open_book(url, clock=clock, actor="test")
+    grants = seed(book)
+    created = {
+        "admin": book.create_key("admin"),
+        "finance": book.create_key("finance"),
+        "support": book.create_key("support"),
+        "service": book.create_key("service"),
+        "customer": book.create_key("customer", account="acme"),
+        "customer-ml": book.create_key("customer", account="umbrella-ml"),
+    }
+    app = create_app(book, ServerSettings(db=url, support_grant_limit=SUPPORT_LIMIT))
+    client = TestClient(app, raise_server_exceptions=False)
+    client.__enter__()
+    tokens = {role: key.token for role, key in created.items()}
+    world = World(book, app, client, tokens, grants, {role: key.key.id for role, key in created.items()})
+    return world
+
+
+@pytest.fixture
+def world(store_url: str, clock: FixedClock) -> Iterator[World]:
+    w = build_world(store_url, clock)
+    yield w
+    w.client.__exit__(None, None, None)
+    w.book.close()
+
+
+@pytest.fixture
+def sqlite_world(tmp_path: Any, clock: FixedClock) -> Iterator[World]:
+    w = build_world(f"sqlite:///{tmp_path}/api.db", clock)
+    yield w
+    w.client.__exit__(None, None, None)
+    w.book.close()
+
+
+class LiveServer:
+    """The app under uvicorn on a free loopback port, in a thread of this process."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
