@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from drawdown.book import Book
 from drawdown.domain.errors import DrawdownError
@@ -110,26 +110,43 @@ def test_the_database_itself_refuses_to_update_or_delete_ledger_rows(book: Book)
     assert book.verify().ok
 
 
-def test_drawdown_itself_never_updates_or_deletes_ledger_rows(book: Book) -> None:
-    """Record every statement a full workload sends and look for writes to ledger tables."""
+def test_drawdown_itself_never_updates_or_deletes_ledger_rows(book: Book, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record every statement a full workload sends and look for writes to ledger tables.
+
+    Statements reach the database three ways: SQLAlchemy's execution (its events see them),
+    prepared statements on the driver's cursor, and raw driver reads. On SQLite the driver's
+    trace callback sees all three; on PostgreSQL the test listens to SQLAlchemy and wraps
+    the prepared statements, the only raw path that writes.
+    """
     from sqlalchemy import event
+
+    from drawdown.storage.prepared import Prepared
 
     seen: list[str] = []
 
-    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+    def note(statement: str) -> None:
         seen.append(" ".join(statement.split()).lower())
 
-    event.listen(book.engine, "before_cursor_execute", record)
-    try:
-        _fill(book)
-        grant = book.grants("acme")[0].state.grant
-        book.void_grant(grant.id, reason="test")
-        with contextlib.suppress(DrawdownError):
-            book.void_grant(grant.id, reason="again")
-        book.expire_due()
-        book.verify()
-    finally:
-        event.remove(book.engine, "before_cursor_execute", record)
+    if book.engine.dialect.name == "sqlite":
+        book.engine.dispose()  # every connection from here on is new, and traced
+        event.listen(book.engine, "connect", lambda dbapi, _: dbapi.set_trace_callback(note))
+    else:
+        event.listen(book.engine, "before_cursor_execute", lambda _c, _cur, statement, *_: note(statement))
+        original = Prepared._sql
+
+        def traced(self: Prepared, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, object]]:
+            found = original(self, conn)
+            note(found[0])
+            return found
+
+        monkeypatch.setattr(Prepared, "_sql", traced)
+    _fill(book)
+    grant = book.grants("acme")[0].state.grant
+    book.void_grant(grant.id, reason="test")
+    with contextlib.suppress(DrawdownError):
+        book.void_grant(grant.id, reason="again")
+    book.expire_due()
+    book.verify()
     assert any(s.startswith("insert into ledger_entries") for s in seen)
     offending = [s for s in seen if s.startswith(("update ledger_", "delete from ledger_"))]
     offending = [s for s in offending if not s.startswith("update ledger_head")]

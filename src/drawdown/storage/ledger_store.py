@@ -68,8 +68,8 @@ class LedgerStore:
     # -- writing -------------------------------------------------------------------------
 
     def head(self) -> tuple[int, str]:
-        row = self.conn.execute(sql.HEAD).one()
-        return row.seq, row.hash
+        ((seq, digest),) = sql.P_HEAD.rows(self.conn)
+        return seq, digest
 
     def post_many(self, drafts: Sequence[tuple[TransactionDraft, str]], recorded_at: datetime) -> list[Transaction]:
         """Number, chain and insert ``(draft, transaction id)`` pairs; update projections."""
@@ -95,10 +95,9 @@ class LedgerStore:
             prev_hash = digest
         if not posted:
             return posted
-        self.conn.execute(sql.INSERT_TRANSACTIONS, tx_rows)
-        if entry_rows:
-            self.conn.execute(sql.INSERT_ENTRIES, entry_rows)
-        self.conn.execute(sql.MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
+        sql.P_INSERT_TRANSACTIONS.run_many(self.conn, tx_rows)
+        sql.P_INSERT_ENTRIES.run_many(self.conn, entry_rows)
+        sql.P_MOVE_HEAD.run(self.conn, {"new_seq": seq, "new_hash": prev_hash})
         Projector(self.conn, self.load_grants, self._own_states, self._totals_as_of).apply(posted, recorded_at)
         self.posted.extend(tx.id for tx in posted)
         return posted
@@ -106,8 +105,8 @@ class LedgerStore:
     # -- reading -------------------------------------------------------------------------
 
     def find_by_key(self, idempotency_key: str) -> Transaction | None:
-        row = self.conn.execute(sql.TRANSACTION_BY_KEY, {"key": idempotency_key}).mappings().first()
-        return None if row is None else self._with_postings([row])[0]
+        found = sql.P_TRANSACTION_BY_KEY.mappings(self.conn, {"key": idempotency_key})
+        return self._with_postings(found)[0] if found else None
 
     def get(self, tx_id: str) -> Transaction | None:
         row = self.conn.execute(sql.TRANSACTION_BY_ID, {"tx_id": tx_id}).mappings().first()
@@ -184,8 +183,8 @@ class LedgerStore:
         self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
     ) -> list[GrantState]:
         """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
-        query = sql.OPEN_GRANT_STATES if open_only else sql.GRANT_STATES
-        found = [tuple(row) for row in self.conn.execute(query, {"owners": list(owner_ids), "unit": unit})]
+        query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
+        found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
         if grant_id is not None:
             found = [row for row in found if row[0] == grant_id]
         grants_by_id = self.load_grants([row[0] for row in found])

@@ -93,19 +93,20 @@ class Projector:
                     if tx.kind is TxKind.GRANT_ISSUED:
                         change.new_grants.append(p.grant_id)
             if tx.kind is TxKind.VOID:
-                self.conn.execute(sql.MARK_VOIDED, {"gid": tx.links["grant_id"], "at": effective})
+                sql.P_MARK_VOIDED.run(self.conn, {"gid": tx.links["grant_id"], "at": effective})
         if grant_delta:
             self._fold_grants(grant_delta)
         for (account_id, unit), change in sorted(changes.items()):
             self._fold_account(account_id, unit, change, recorded_at)
 
     def _fold_grants(self, grant_delta: Mapping[str, Mapping[str, int]]) -> None:
-        self.conn.execute(
-            sql.FOLD_GRANTS, [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()]
+        sql.P_FOLD_GRANTS.run_many(
+            self.conn, [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()]
         )
 
     def _fold_account(self, account_id: str, unit: str, change: _AccountChange, recorded_at: datetime) -> None:
-        found = self.conn.execute(sql.ACCOUNT_BALANCE, {"account_id": account_id, "unit": unit}).mappings().first()
+        rows_found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
+        found = rows_found[0] if rows_found else None
         row: dict[str, Any] = dict(found) if found is not None else _empty_row(account_id, unit)
         now = to_micros(recorded_at)
         for kind, amount in change.kinds.items():
@@ -121,10 +122,10 @@ class Projector:
         if row["checkpoint_at"] is not None and change.earliest <= row["checkpoint_at"]:
             row["checkpoint_at"] = self._drop_checkpoints(account_id, unit, change.earliest)
         if found is None:
-            self.conn.execute(sql.INSERT_ACCOUNT_BALANCE, row)
+            sql.P_INSERT_ACCOUNT_BALANCE.run(self.conn, row)
         else:
             values = {f"v_{name}": row[name] for name in sql.ACCOUNT_BALANCE_COLUMNS}
-            self.conn.execute(sql.WRITE_ACCOUNT_BALANCE, {"key_account": account_id, "key_unit": unit, **values})
+            sql.P_WRITE_ACCOUNT_BALANCE.run(self.conn, {"key_account": account_id, "key_unit": unit, **values})
         if row["entries_since_checkpoint"] >= limits.CHECKPOINT_EVERY_ENTRIES:
             self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
 

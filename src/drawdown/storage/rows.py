@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-
-from sqlalchemy import RowMapping
 
 from drawdown.domain.accounts import Account, Cap, CapPeriod, DrawdownPolicy
 from drawdown.domain.grants import Category, Grant, Scope, ScopeKind, Source
@@ -28,7 +26,7 @@ def unit_row(unit: Unit, created_at: int) -> dict[str, Any]:
     }
 
 
-def unit_from(row: RowMapping) -> Unit:
+def unit_from(row: Mapping[Any, Any]) -> Unit:
     return Unit(row["code"], UnitKind(row["kind"]), row["scale"], row["minor_digits"])
 
 
@@ -45,7 +43,7 @@ def account_row(account: Account) -> dict[str, Any]:
     }
 
 
-def account_from(row: RowMapping) -> Account:
+def account_from(row: Mapping[Any, Any]) -> Account:
     caps = {unit: Cap(amount, CapPeriod(period)) for unit, (amount, period) in json.loads(row["pool_caps"]).items()}
     return Account(
         id=row["id"],
@@ -85,7 +83,7 @@ def grant_row(grant: Grant) -> dict[str, Any]:
     }
 
 
-def grant_from(row: RowMapping) -> Grant:
+def grant_from(row: Mapping[Any, Any]) -> Grant:
     category = row["scope_category"]
     cap = None if row["cap_units"] is None else Cap(row["cap_units"], CapPeriod(row["cap_period"]))
     return Grant(
@@ -135,7 +133,7 @@ def entry_rows(tx_parts: TxParts) -> list[dict[str, Any]]:
     ]
 
 
-def posting_from(row: RowMapping) -> Posting:
+def posting_from(row: Mapping[Any, Any]) -> Posting:
     detail = row["detail"]
     return Posting(
         kind=EntryKind(row["kind"]),
@@ -148,7 +146,7 @@ def posting_from(row: RowMapping) -> Posting:
     )
 
 
-def transaction_from(row: RowMapping, postings: tuple[Posting, ...]) -> Transaction:
+def transaction_from(row: Mapping[Any, Any], postings: tuple[Posting, ...]) -> Transaction:
     return Transaction(
         id=row["id"],
         seq=row["seq"],

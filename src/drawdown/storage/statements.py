@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
 
+from drawdown.storage.prepared import Prepared
 from drawdown.storage.schema import (
     account_balances,
     accounts,
@@ -57,3 +58,24 @@ WRITE_ACCOUNT_BALANCE = (
     .where(_AB.account_id == bindparam("key_account"), _AB.unit == bindparam("key_unit"))
     .values({name: bindparam(f"v_{name}") for name in ACCOUNT_BALANCE_COLUMNS})
 )
+
+# The same statements prepared for the driver's cursor (see prepared.py), where the ledger
+# writer and the balance reads call them on every request.
+GRANT_STATES_OF_OWNER = select(*(getattr(_GB, name) for name in GRANT_STATE_COLUMNS)).where(
+    _GB.account_id == bindparam("owner"), _GB.unit == bindparam("unit")
+)
+OPEN_GRANT_STATES_OF_OWNER = GRANT_STATES_OF_OWNER.where(_GB.remaining > 0, _GB.voided_at.is_(None))
+
+P_HEAD = Prepared(HEAD)
+P_MOVE_HEAD = Prepared(MOVE_HEAD)
+P_INSERT_TRANSACTIONS = Prepared(INSERT_TRANSACTIONS)
+P_INSERT_ENTRIES = Prepared(INSERT_ENTRIES)
+P_TRANSACTION_BY_KEY = Prepared(TRANSACTION_BY_KEY)
+P_ACCOUNT_BY_ID = Prepared(ACCOUNT_BY_ID)
+P_GRANT_STATES = Prepared(GRANT_STATES_OF_OWNER)
+P_OPEN_GRANT_STATES = Prepared(OPEN_GRANT_STATES_OF_OWNER)
+P_FOLD_GRANTS = Prepared(FOLD_GRANTS)
+P_MARK_VOIDED = Prepared(MARK_VOIDED)
+P_ACCOUNT_BALANCE = Prepared(ACCOUNT_BALANCE)
+P_INSERT_ACCOUNT_BALANCE = Prepared(INSERT_ACCOUNT_BALANCE)
+P_WRITE_ACCOUNT_BALANCE = Prepared(WRITE_ACCOUNT_BALANCE)

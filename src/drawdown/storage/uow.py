@@ -52,8 +52,8 @@ class Accounts:
         self.conn = conn
 
     def get(self, account_id: str) -> Account | None:
-        row = self.conn.execute(sql.ACCOUNT_BY_ID, {"account_id": account_id}).mappings().first()
-        return None if row is None else rows.account_from(row)
+        found = sql.P_ACCOUNT_BY_ID.mappings(self.conn, {"account_id": account_id})
+        return rows.account_from(found[0]) if found else None
 
     def add(self, account: Account) -> None:
         self.conn.execute(insert(accounts).values(rows.account_row(account)))
