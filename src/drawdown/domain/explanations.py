@@ -9,6 +9,7 @@ identical inputs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -100,7 +101,7 @@ def text(doc: dict[str, Any]) -> str:
         origin = f" for the period from {line['origin_period_start']}" if line["origin_period_start"] else ""
         out.append(
             f"\n{line['line']}. {line['kind']} {line['category']}/{line['product']}{origin}: "
-            f"quantity {line['quantity']} from {events['count']} events"
+            f"quantity {line['quantity']} from {events['count']} events{_ids(events)}"
         )
         out.append(f"   price {line['price']['model']} from {line['price']['source']}: {line['amount']} {cur}")
         if line["discount"]:
@@ -127,3 +128,12 @@ def text(doc: dict[str, Any]) -> str:
         out.append(f"{o['kind']} {o['amount']} {cur} by rule {o['rule']} (contract v{o['contract_version']}), "
                    f"paid as {o['settlement']}{refs}")  # fmt: skip
     return "\n".join(out)
+
+
+def _ids(events: Mapping[str, Any]) -> str:
+    """The first event ids behind a line, as far as the document lists them."""
+    ids = list(events.get("ids") or [])
+    if not ids:
+        return ""
+    more = ", …" if events["count"] > len(ids) else ""
+    return f" ({', '.join(ids)}{more})"

@@ -18,14 +18,32 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from drawdown.domain import limits
-from drawdown.domain.billed_usage import UsageEvent, UsageTotal
+from drawdown.domain.billed_usage import (
+    MeterEvent,
+    UsageEvent,
+    UsageTotal,
+    additive,
+    combine,
+    metered_events,
+    metered_totals,
+)
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.instants import Period, from_micros, to_micros
 from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
 from drawdown.domain.ledger import canonical_json
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.terms import contract_data, contract_from, prices_data, prices_from
-from drawdown.storage.schema import availability_records, contracts, credit_notes, invoices, price_books, usage_lines
+from drawdown.domain.usage import Aggregation, Meter
+from drawdown.storage.schema import (
+    availability_records,
+    contracts,
+    credit_notes,
+    invoices,
+    meters,
+    price_books,
+    usage_events,
+    usage_lines,
+)
 
 MICRO = Decimal(1_000_000)
 _NEVER = -(2**62)
@@ -245,6 +263,75 @@ class StoredUsage:
         maker = pg_insert if self.conn.dialect.name == "postgresql" else sqlite_insert
         self.conn.execute(maker(usage_lines).on_conflict_do_nothing(index_elements=["event_id"]), rows)
         return len(ids) - int(seen)
+
+
+class MeteredUsage:
+    """The ``UsageSource`` invoices read: ingested events through the defined meters (each
+    meter bills as the product of the same id), plus usage recorded directly with
+    ``record_usage`` (the ``usage_lines`` table)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.recorded = StoredUsage(conn)
+
+    def _meters(self) -> list[Meter]:
+        return [
+            Meter(r.id, r.event_type, Aggregation(r.aggregation), r.property, json.loads(r.filters))
+            for r in self.conn.execute(select(meters))
+        ]
+
+    def _events(
+        self, meter_list: Sequence[Meter], account_ids: Sequence[str], start: int, end: int, after: int, until: int
+    ) -> dict[str, list[MeterEvent]]:
+        found: dict[str, list[MeterEvent]] = {a: [] for a in account_ids}
+        if not meter_list:
+            return found
+        e = usage_events.c
+        query = select(e.account_id, e.key, e.event_type, e.event_at, e.quantity, e.properties).where(
+            e.event_type.in_(sorted({m.event_type for m in meter_list})),
+            e.event_at >= start, e.event_at < end, e.recorded_at > after, e.recorded_at <= until,
+        )  # fmt: skip
+        for i in range(0, len(account_ids), 1_000):
+            chunk = list(account_ids[i : i + 1_000])
+            for account, key, kind, at, quantity, properties in self.conn.execute(query.where(e.account_id.in_(chunk))):
+                found[account].append((key, kind, at, quantity, json.loads(properties)))
+        return found
+
+    def totals(
+        self, account_id: str, period: Period, *, recorded_after: datetime | None, recorded_until: datetime
+    ) -> list[UsageTotal]:
+        meter_list = self._meters()
+        after = _NEVER if recorded_after is None else to_micros(recorded_after)
+        events = self._events(
+            meter_list, [account_id], to_micros(period.start), to_micros(period.end), after, to_micros(recorded_until)
+        )[account_id]
+        direct = self.recorded.totals(account_id, period, recorded_after=recorded_after, recorded_until=recorded_until)
+        return combine(direct, metered_totals(meter_list, events))
+
+    def totals_many(
+        self, account_ids: Sequence[str], period: Period, *, recorded_until: datetime
+    ) -> dict[str, list[UsageTotal]]:
+        meter_list = self._meters()
+        direct = self.recorded.totals_many(account_ids, period, recorded_until=recorded_until)
+        events = self._events(
+            meter_list, account_ids, to_micros(period.start), to_micros(period.end), _NEVER, to_micros(recorded_until)
+        )
+        return {a: combine(direct[a], metered_totals(meter_list, events[a])) for a in account_ids}
+
+    def late(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[UsageEvent]:
+        direct = self.recorded.late(
+            account_id, before, recorded_after=recorded_after, recorded_until=recorded_until, limit=limit
+        )
+        meter_list = [m for m in self._meters() if additive(m)]
+        rows = self._events(
+            meter_list, [account_id], _NEVER, to_micros(before), to_micros(recorded_after), to_micros(recorded_until)
+        )[account_id]
+        return (direct + metered_events(meter_list, rows))[:limit]
+
+    def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int:
+        return self.recorded.record(account_id, events, recorded_at)
 
 
 class StoredAvailability:

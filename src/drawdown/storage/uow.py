@@ -23,7 +23,7 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.grant_cache import GrantCache
-from drawdown.storage.invoicing import Contracts, Invoices, PriceBooks, StoredAvailability, StoredUsage
+from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
 from drawdown.storage.schema import accounts, grants, units
@@ -161,7 +161,7 @@ class SqlUnitOfWork:
         self.price_books = PriceBooks(self.conn)
         self.contracts = Contracts(self.conn)
         self.invoices = Invoices(self.conn)
-        self.usage = StoredUsage(self.conn)
+        self.usage = MeteredUsage(self.conn)
         self.availability = StoredAvailability(self.conn)
         self.api_keys = ApiKeys(self.conn)
         self.idempotency = IdempotencyKeys(self.conn)
