@@ -69,3 +69,54 @@ def seed(book: Book, now: datetime) -> None:
     burn("umbrella-web-1", "umbrella-web", "95.00", "USD", "api-calls", 2)
     book.void_grant(mistake, reason="issued to the wrong customer", idempotency_key="demo-void-initech", actor="demo")
     book.expire_due(now=now)
+    _seed_metering(book, now)
+    _seed_invoices(book, now)
+
+
+def _seed_metering(book: Book, now: datetime) -> None:
+    """A rate card, enforcement on acme, a meter with recent events, an open hold and a captured one."""
+    book.define_rate_card("standard", "AI_CREDIT", {"image-gen": "2.5", "text-gen": "0.5"}, effective_at=now)
+    book.configure_account("acme", mode="enforce", rate_card="standard", overdraft_limits={"AI_CREDIT": "100"})
+    book.define_meter("api-calls", event_type="request", aggregation="count", filters={"status": "ok"})
+    book.ingest([
+        {"key": f"demo-request-{i}", "account": "acme", "type": "request", "quantity": "1",
+         "time": (now - timedelta(hours=3 * i)).isoformat(), "properties": {"status": "ok" if i % 7 else "error"}}
+        for i in range(1, 40)
+    ])  # fmt: skip
+    done = book.reserve("acme", "image-gen", "40", ttl_seconds=600, idempotency_key="demo-hold-1", actor="demo")
+    book.capture(done.id, "36", idempotency_key="demo-capture-1", actor="demo")
+    book.reserve("acme", "text-gen", "200", ttl_seconds=3600, idempotency_key="demo-hold-2", actor="demo")
+
+
+def _seed_invoices(book: Book, now: datetime) -> None:
+    """A price book, last month's usage for acme and its finalized invoice."""
+    first_of_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = first_of_month - timedelta(days=2 if now.day > 1 else 33)
+    book.publish_price_book(
+        "default",
+        "USD",
+        [
+            {
+                "product": "api-calls",
+                "category": "usage",
+                "model": "graduated",
+                "tiers": [{"up_to": "1000", "unit_price": "0.01"}, {"up_to": None, "unit_price": "0.005"}],
+            },
+            {"product": "storage", "category": "usage", "model": "per_unit", "unit_price": "0.10"},
+        ],
+        effective_at=last_month - timedelta(days=60),
+    )
+    start = last_month.replace(day=1)
+    book.record_usage(
+        "acme",
+        [
+            {
+                "event_id": f"demo-usage-{i}",
+                "product": "api-calls" if i % 3 else "storage",
+                "quantity": str(100 + 37 * i) if i % 3 else str(5 + i),
+                "occurred_at": (start + timedelta(days=i, hours=5)).isoformat(),
+            }
+            for i in range(20)
+        ],
+    )
+    book.finalize_invoice("acme", last_month.strftime("%Y-%m"), actor="demo")

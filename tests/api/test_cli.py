@@ -56,3 +56,6 @@ def test_the_demo_seeds_a_fresh_database_and_prints_a_working_admin_key(tmp_path
         balance = client.get("/v1/accounts/acme/balance", headers={"Authorization": f"Bearer {token.group(1)}"})
         assert balance.status_code == 200
         assert balance.json()["consumed"] != "0.000000"
+        assert book.verify().ok
+        assert book.balance("acme", "AI_CREDIT").reserved_units > 0, "the demo leaves a hold open"
+        assert book.balance("acme").consumed_units > 62_350_000, "last month's invoice drew credit too"
