@@ -24,17 +24,21 @@ from sqlalchemy import Engine
 from drawdown.domain.balances import Balance
 from drawdown.domain.instants import from_micros, to_micros
 
-_SQL = (
-    "SELECT a.parent_id, b.unit, b.issued, b.hold, b.consumed, b.expired, b.voided, b.available, b.pending, "
-    "b.lapsed, b.computed_at, b.valid_until, b.overdraft FROM accounts a JOIN account_balances b "
-    "ON b.account_id = a.id AND b.unit = COALESCE(CAST({p} AS VARCHAR(32)), a.currency) WHERE a.id = {p}"
+_BALANCE_SQL = (
+    "SELECT issued, hold, consumed, expired, voided, available, pending, lapsed, computed_at, valid_until, "
+    "overdraft FROM account_balances WHERE account_id = {p} AND unit = {p}"
 )
+_ACCOUNT_SQL = "SELECT currency, parent_id FROM accounts WHERE id = {p}"
+ACCOUNTS_CACHED_MAX = 100_000
 
 
 class CurrentBalances:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sql = _SQL.format(p="?" if engine.dialect.name == "sqlite" else "%s")
+        mark = "?" if engine.dialect.name == "sqlite" else "%s"
+        self.balance_sql, self.account_sql = _BALANCE_SQL.format(p=mark), _ACCOUNT_SQL.format(p=mark)
+        # An account's currency and parent never change once created, so they are cached.
+        self._accounts: dict[str, tuple[str, str | None]] = {}
         self.enabled = not (engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"))
         self._local = threading.local()
         self._opened: list[Any] = []
@@ -45,13 +49,17 @@ class CurrentBalances:
         if not self.enabled:
             return None
         cursor = getattr(self._local, "cursor", None) or self._cursor()
-        cursor.execute(self.sql, (unit, account_id))
+        known = self._accounts.get(account_id) or self._account(cursor, account_id)
+        if known is None or known[1] is not None:
+            return None
+        code = unit or known[0]
+        cursor.execute(self.balance_sql, (account_id, code))
         row = cursor.fetchone()
         if row is None:
             return None
-        parent, code, issued, hold, consumed, expired, voided, available, pending, lapsed, computed, until, owed = row
+        issued, hold, consumed, expired, voided, available, pending, lapsed, computed, until, owed = row
         at = to_micros(now)
-        if parent is not None or computed > at or (until is not None and at >= until):
+        if computed > at or (until is not None and at >= until):
             return None
         valid_until = None if until is None else from_micros(until)
         # Positional, in Balance's field order: this is the hottest constructor in drawdown.
@@ -70,6 +78,16 @@ class CurrentBalances:
             valid_until,
             -owed,
         )
+
+    def _account(self, cursor: Any, account_id: str) -> tuple[str, str | None] | None:
+        cursor.execute(self.account_sql, (account_id,))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        if len(self._accounts) >= ACCOUNTS_CACHED_MAX:
+            self._accounts.clear()
+        self._accounts[account_id] = found = (row[0], row[1])
+        return found
 
     def _cursor(self) -> Any:
         """Open this thread's connection and cursor."""
