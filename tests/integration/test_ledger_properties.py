@@ -136,7 +136,10 @@ def _check(book: Book, account: str, at: datetime, *, current: bool) -> None:
 
 
 def _never_drawn_outside_its_life(book: Book) -> list[tuple[object, ...]]:
-    """Consumed legs whose grant was not effective, was expired, or was voided at the charge."""
+    """Consumed legs whose grant was not effective, was expired, or was voided at the charge.
+
+    A draw at the very instant of a void is fine if it was recorded before the void.
+    """
     from sqlalchemy import text
 
     with book.engine.connect() as conn:
@@ -146,7 +149,9 @@ def _never_drawn_outside_its_life(book: Book) -> list[tuple[object, ...]]:
                     "SELECT e.tx_seq, e.grant_id FROM ledger_entries e JOIN grants g ON g.id = e.grant_id "
                     "JOIN grant_balances b ON b.grant_id = g.id WHERE e.kind = 'consumed' AND ("
                     "e.effective_at < g.effective_at OR (g.expires_at IS NOT NULL AND e.effective_at >= g.expires_at) "
-                    "OR (b.voided_at IS NOT NULL AND e.effective_at >= b.voided_at))"
+                    "OR (b.voided_at IS NOT NULL AND (e.effective_at > b.voided_at OR (e.effective_at = b.voided_at "
+                    "AND e.tx_seq > (SELECT MIN(t.seq) FROM ledger_transactions t JOIN ledger_entries v "
+                    "ON v.tx_seq = t.seq WHERE t.kind = 'void' AND v.grant_id = e.grant_id)))))"
                 )
             )
         )
