@@ -8,24 +8,29 @@ service call in one database transaction. Amounts go in as decimal strings (or
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from drawdown import bootstrap
+from drawdown import bootstrap, finops_import
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance
 from drawdown.domain.enforcement import AccountEnforcement
+from drawdown.domain.finops import MappingRule, Node
 from drawdown.domain.grants import Grant
 from drawdown.domain.holds import Hold
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Unit
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Meter
-from drawdown.services import accounts, charges, enforcement, grants, holds, queries, usage
+from drawdown.importers import ProgressCallback
+from drawdown.services import accounts, charges, enforcement, finops, finops_report, grants, holds, queries, usage
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
+from drawdown.services.finops import ImportReport
+from drawdown.services.finops_report import CreditView, Expiring, NetCost
 from drawdown.services.grants import GrantRequest
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
@@ -220,6 +225,72 @@ class Book:
     def expire_holds(self, *, now: datetime | None = None) -> list[Hold]:
         """Release every open hold past its TTL; safe to run any number of times."""
         return holds.expire_holds(self.deps, now=now)
+
+    # -- FinOps cloud credits (issue 6) ---------------------------------------------------
+
+    def finops_add_node(
+        self, node_id: str, *, level: str, name: str, parent: str | None = None, currency: str = "USD"
+    ) -> Node:
+        """Add a Business Unit / Department / Portfolio / Product node (and its FIFO account)."""
+        return finops.add_node(self.deps, node_id, level=level, name=name, parent=parent, currency=currency)
+
+    def finops_nodes(self) -> list[Node]:
+        return finops.nodes(self.deps)
+
+    def finops_add_rule(
+        self, rule_id: str, *, kind: str, value: str, node: str, key: str = "", priority: int = 100
+    ) -> MappingRule:
+        """Map spend to a node by ``usage_account``, ``tag`` (key = tag) or ``cost_category``."""
+        return finops.add_rule(self.deps, rule_id, kind=kind, value=value, node=node, key=key, priority=priority)
+
+    def finops_rules(self) -> list[MappingRule]:
+        return finops.mapping_rules(self.deps)
+
+    def finops_import(
+        self,
+        path: str | Path,
+        *,
+        export_date: date | None = None,
+        on_progress: ProgressCallback | None = None,
+        actor: str | None = None,
+    ) -> ImportReport:
+        """Import a CUR 1.0 / CUR 2.0 / FOCUS export: spend per node, detected credits, draws."""
+        batch = finops_import.read_batch(self.deps, Path(path), export_date=export_date, on_progress=on_progress)
+        return finops.record_import(self.deps, batch, actor=actor or self.actor)
+
+    def finops_allocate(
+        self,
+        credit_id: str,
+        *,
+        node: str,
+        amount: object,
+        end_date: date,
+        reason: str,
+        reference: str | None = None,
+        actor: str | None = None,
+        consume: bool = True,
+    ) -> CreditView:
+        """Issue a detected credit as a ``cloud`` grant on a node (or reallocate it), then draw
+        uncovered spend (``consume=False`` defers that to :meth:`finops_consume`)."""
+        finops.allocate(
+            self.deps, credit_id, node=node, amount=amount, end_date=end_date, reference=reference,
+            actor=actor or self.actor, reason=reason, consume_now=consume,
+        )  # fmt: skip
+        return next(c for c in finops_report.credits(self.deps) if c.id == credit_id)
+
+    def finops_consume(self, *, actor: str | None = None) -> int:
+        """Draw allocated credit for every spend row not yet covered; returns the units drawn."""
+        return finops.consume(self.deps, actor=actor or self.actor)
+
+    def finops_credits(self) -> list[CreditView]:
+        """Every detected credit: the unallocated queue and the allocated credits' figures."""
+        return finops_report.credits(self.deps)
+
+    def finops_net_cost(self) -> list[NetCost]:
+        return finops_report.net_cost(self.deps)
+
+    def finops_expiring(self) -> list[Expiring]:
+        return finops_report.expiring(self.deps)
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ BOOK_METHODS = [
     "ledger", "unit", "verify", "void_grant",
     "authorize", "burn_usage", "capture", "configure_account", "define_meter", "define_rate_card", "expire_holds",
     "hold", "ingest", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff",
+    "finops_add_node", "finops_add_rule", "finops_allocate", "finops_consume", "finops_credits", "finops_expiring",
+    "finops_import", "finops_net_cost", "finops_nodes", "finops_rules",
 ]  # fmt: skip
 
 

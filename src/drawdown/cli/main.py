@@ -213,3 +213,12 @@ def _reject(sink: Any, line: int, code: str, message: str) -> None:
 
 def _instant(text: str | None) -> Any:
     return None if text is None else text.replace("Z", "+00:00")
+
+
+def _register_finops() -> None:
+    from drawdown.cli import finops
+
+    app.add_typer(finops.app, name="finops")
+
+
+_register_finops()

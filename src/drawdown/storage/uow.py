@@ -19,6 +19,7 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
+from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
@@ -119,6 +120,7 @@ class SqlUnitOfWork:
         self.meters = Meters(self.conn)
         self.events = Events(self.conn)
         self.holds = Holds(self.conn)
+        self.finops = FinOpsStore(self.conn)
         return self
 
     def __exit__(
