@@ -255,8 +255,9 @@ class Book:
         actor: str | None = None,
     ) -> ImportReport:
         """Import a CUR 1.0 / CUR 2.0 / FOCUS export: spend per node, detected credits, draws."""
-        batch = finops_import.read_batch(self.deps, Path(path), export_date=export_date, on_progress=on_progress)
-        return finops.record_import(self.deps, batch, actor=actor or self.actor)
+        return finops_import.import_file(
+            self.deps, Path(path), actor=actor or self.actor, export_date=export_date, on_progress=on_progress
+        )
 
     def finops_allocate(
         self,

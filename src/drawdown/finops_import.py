@@ -11,21 +11,43 @@ from datetime import date
 from pathlib import Path
 
 from drawdown.domain.finops import CreditSighting, ExportBatch, MatchKind, SpendAttributes, SpendLine, rule_keys
-from drawdown.importers import ChargeKind, ProgressCallback, fingerprint_file, summarise_export
+from drawdown.importers import ChargeKind, FileFingerprint, ProgressCallback, fingerprint_file, summarise_export
 from drawdown.services import finops
+from drawdown.services.finops import ImportReport
 from drawdown.services.ports import Deps
 
 NO_SERVICE = "(none)"
 
 
+def import_file(
+    deps: Deps,
+    path: Path,
+    *,
+    actor: str,
+    export_date: date | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ImportReport:
+    """Import one export. A file whose bytes were imported before is not even read again."""
+    identity = fingerprint_file(path)
+    found = finops.imported(deps, identity.sha256)
+    if found is not None:
+        return ImportReport(found, True, {}, 0, 0, 0, 0)
+    batch = read_batch(deps, path, identity, export_date=export_date, on_progress=on_progress)
+    return finops.record_import(deps, batch, actor=actor)
+
+
 def read_batch(
-    deps: Deps, path: Path, *, export_date: date | None = None, on_progress: ProgressCallback | None = None
+    deps: Deps,
+    path: Path,
+    identity: FileFingerprint,
+    *,
+    export_date: date | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ExportBatch:
-    """Fingerprint and summarise one export, grouping by the keys the mapping rules use."""
+    """Summarise one export, grouping by the tag and cost-category keys the rules use."""
     rules = finops.mapping_rules(deps)
     tag_keys = rule_keys(rules, MatchKind.TAG)
     category_keys = rule_keys(rules, MatchKind.COST_CATEGORY)
-    identity = fingerprint_file(path)
     summary = summarise_export(
         path, tag_keys=tag_keys, cost_category_keys=category_keys, export_date=export_date, on_progress=on_progress
     )

@@ -49,4 +49,7 @@ def test_import_queue_allocate_and_report_through_the_cli(store_url: str) -> Non
     assert report["unallocated"] == []
     nodes = {r["node"] for r in report["net_cost"]}
     assert {"eng", "platform", "unallocated"} <= nodes
+    tagged = [r for r in report["net_cost"] if r["node"] == "platform"]  # business_unit = ViennaAI
+    assert tagged
+    assert all(r["spend"] not in ("0", "0.00") for r in tagged)
     assert net_csv.splitlines()[0] == "node,level,period,currency,spend,credits,net"

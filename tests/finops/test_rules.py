@@ -55,13 +55,14 @@ def test_a_period_is_drawn_at_its_last_instant_or_at_import_time_if_earlier() ->
     assert draw_instant(december, datetime(2026, 5, 1, tzinfo=UTC)).year == 2025
 
 
-def test_expiry_status_orders_voided_expired_exhausted_expiring_active() -> None:
+def test_expiry_status_orders_voided_exhausted_expired_expiring_active() -> None:
     now = datetime(2026, 3, 1, tzinfo=UTC)
     soon, later = now + timedelta(days=30), now + timedelta(days=31)
     assert credit_status(remaining_units=5, voided=False, expires_at=later, now=now) is CreditStatus.ACTIVE
     assert credit_status(remaining_units=5, voided=False, expires_at=soon, now=now) is CreditStatus.EXPIRING
     assert credit_status(remaining_units=0, voided=False, expires_at=soon, now=now) is CreditStatus.EXHAUSTED
     assert credit_status(remaining_units=5, voided=False, expires_at=now, now=now) is CreditStatus.EXPIRED
+    assert credit_status(remaining_units=0, voided=False, expires_at=now, now=now) is CreditStatus.EXHAUSTED
     assert credit_status(remaining_units=5, voided=True, expires_at=later, now=now) is CreditStatus.VOIDED
     assert credit_status(remaining_units=5, voided=False, expires_at=None, now=now) is CreditStatus.ACTIVE
 

@@ -215,3 +215,34 @@ def test_allocation_and_reallocation_are_ledger_transactions_with_actor_and_reas
         "prod2", new_grant.state.grant.id, 30 * USD, 70 * USD,
     )  # fmt: skip
     assert finops.verify().ok
+
+
+def test_a_downward_restatement_keeps_what_was_drawn_and_shows_negative_net_cost(
+    finops: Book, tmp_path: Path, clock: FixedClock
+) -> None:
+    """The ledger has no charge reversal: credit drawn for spend a restatement later removed
+    stays drawn, and the report shows it rather than hiding it (docs/ARCHITECTURE.md)."""
+    finops.finops_import(synthetic_focus(tmp_path, "high", [synthetic_usage(SYN_ACCOUNT, "100")]))
+    credit = finops.finops_credits()[0]
+    finops.finops_allocate(credit.id, node="prod", amount="500", end_date=LATER, reason="covers September")
+    clock.advance(days=1)
+
+    report = finops.finops_import(synthetic_focus(tmp_path, "low", [synthetic_usage(SYN_ACCOUNT, "60")]))
+
+    assert report.periods["2024-09 USD"] == "restated"
+    assert _net(finops, "prod", "2024-09") == (60 * USD, 100 * USD, -40 * USD)
+    assert _credit(finops, credit.code).used_units == 100 * USD
+
+
+def test_credits_expiring_soon_come_with_the_spend_rate_that_would_use_them(finops: Book, tmp_path: Path) -> None:
+    finops.finops_import(synthetic_focus(tmp_path, "rate", [synthetic_usage(SYN_ACCOUNT, "100")]))
+    credit = finops.finops_credits()[0]
+    finops.finops_allocate(credit.id, node="prod", amount="500", end_date=date(2024, 12, 1), reason="short")
+
+    (soon,) = finops.finops_expiring()
+
+    assert soon.credit.id == credit.id
+    assert soon.credit.status == "expiring"
+    assert soon.expires_at == datetime(2024, 12, 2, tzinfo=UTC)
+    assert soon.needed_per_day_units == 24_242_425  # 400 USD over 16.5 days, rounded up
+    assert soon.recent_per_day_units == 3_333_334  # 100 USD of September spend over 30 days

@@ -54,8 +54,12 @@ def _emit(title: str, rows: list[dict[str, Any]], output: Format) -> None:
     for column in rows[0] if rows else ["(none)"]:
         table.add_column(column.replace("_", " "))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*("" if v is None else _short(str(v)) for v in row.values()))
     console.print(table)
+
+
+def _short(text: str, length_max: int = 40) -> str:
+    return text if len(text) <= length_max else text[: length_max - 1] + "…"
 
 
 @app.command("import")
@@ -169,7 +173,7 @@ def queue(
 
 def _credit_row(v: Any) -> dict[str, Any]:
     return {
-        "id": v.id, "code": v.code[:60], "account": v.usage_account_id, "applied": str(v.applied),
+        "id": v.id, "code": v.code, "account": v.usage_account_id, "applied": str(v.applied),
         "issued": v.issue_date.isoformat(), "period": v.period, "queue": v.queue_status, "node": v.node_id,
         "amount": _money(v.amount_units, v.currency), "used": _money(v.used_units, v.currency),
         "remaining": _money(v.remaining_units, v.currency), "ends": v.end_date, "status": v.status,

@@ -223,10 +223,10 @@ def end_of_day(day: date) -> datetime:
 def credit_status(*, remaining_units: int, voided: bool, expires_at: datetime | None, now: datetime) -> CreditStatus:
     if voided:
         return CreditStatus.VOIDED
+    if remaining_units == 0:  # used up: what happened to it, whether or not its end date passed since
+        return CreditStatus.EXHAUSTED
     if expires_at is not None and now >= expires_at:
         return CreditStatus.EXPIRED
-    if remaining_units == 0:
-        return CreditStatus.EXHAUSTED
     if expires_at is not None and expires_at - now <= EXPIRING_SOON:
         return CreditStatus.EXPIRING
     return CreditStatus.ACTIVE

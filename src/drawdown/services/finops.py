@@ -141,6 +141,12 @@ def _rules(uow: UnitOfWork) -> list[MappingRule]:
 # -- import (F1) -------------------------------------------------------------------------
 
 
+def imported(deps: Deps, sha256: str) -> str | None:
+    """The id of the import of a file with these bytes, if there was one."""
+    with deps.uow(write=False) as uow:
+        return uow.finops.import_by_sha(sha256)
+
+
 def record_import(deps: Deps, batch: ExportBatch, *, actor: str) -> ImportReport:
     """Store one file's periods, spend and credits, then draw credit for the new spend.
 

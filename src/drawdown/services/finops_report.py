@@ -112,7 +112,7 @@ def net_cost(deps: Deps) -> list[NetCost]:
             while node_id is not None:  # roll the row up to every ancestor
                 figures = totals[(node_id, period, row["currency"])]
                 figures[0] += row["spend_units"]
-                figures[1] += min(row["covered_units"], row["spend_units"])
+                figures[1] += row["covered_units"]  # what the ledger drew, even above restated spend
                 node_id = nodes[node_id]["parent_id"] if node_id in nodes else None
     return [
         NetCost(node, nodes[node]["level"] if node in nodes else "", period, currency, spend, covered)
