@@ -26,7 +26,18 @@ from drawdown.domain.money import Unit
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Meter
 from drawdown.importers import ProgressCallback
-from drawdown.services import accounts, charges, enforcement, finops, finops_report, grants, holds, queries, usage
+from drawdown.services import (
+    accounts,
+    charges,
+    enforcement,
+    finops,
+    finops_ledger,
+    finops_report,
+    grants,
+    holds,
+    queries,
+    usage,
+)
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
 from drawdown.services.finops import ImportReport
@@ -273,7 +284,7 @@ class Book:
     ) -> CreditView:
         """Issue a detected credit as a ``cloud`` grant on a node (or reallocate it), then draw
         uncovered spend (``consume=False`` defers that to :meth:`finops_consume`)."""
-        finops.allocate(
+        finops_ledger.allocate(
             self.deps, credit_id, node=node, amount=amount, end_date=end_date, reference=reference,
             actor=actor or self.actor, reason=reason, consume_now=consume,
         )  # fmt: skip
@@ -281,7 +292,7 @@ class Book:
 
     def finops_consume(self, *, actor: str | None = None) -> int:
         """Draw allocated credit for every spend row not yet covered; returns the units drawn."""
-        return finops.consume(self.deps, actor=actor or self.actor)
+        return finops_ledger.consume(self.deps, actor=actor or self.actor)
 
     def finops_credits(self) -> list[CreditView]:
         """Every detected credit: the unallocated queue and the allocated credits' figures."""
