@@ -246,3 +246,27 @@ def test_credits_expiring_soon_come_with_the_spend_rate_that_would_use_them(fino
     assert soon.expires_at == datetime(2024, 12, 2, tzinfo=UTC)
     assert soon.needed_per_day_units == 24_242_425  # 400 USD over 16.5 days, rounded up
     assert soon.recent_per_day_units == 3_333_334  # 100 USD of September spend over 30 days
+
+
+def test_a_draw_interrupted_before_its_bookkeeping_is_replayed_not_repeated(
+    finops: Book, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from drawdown.storage.finops_store import FinOpsStore
+
+    finops.finops_import(synthetic_focus(tmp_path, "crash", [synthetic_usage(SYN_ACCOUNT, "100")]))
+    credit = finops.finops_credits()[0]
+    finops.finops_allocate(credit.id, node="prod", amount="500", end_date=LATER, reason="r", consume=False)
+    real = FinOpsStore.add_covered
+
+    def crash(self: FinOpsStore, key: object, units: int) -> None:
+        raise RuntimeError("crashed after the ledger charge, before covered_units was updated")
+
+    monkeypatch.setattr(FinOpsStore, "add_covered", crash)
+    with pytest.raises(RuntimeError):
+        finops.finops_consume()
+    monkeypatch.setattr(FinOpsStore, "add_covered", real)
+
+    assert finops.finops_consume() == 100 * USD  # the same idempotency key: the charge is replayed
+    assert _credit(finops, credit.code).used_units == 100 * USD
+    assert [t.kind for t in finops.ledger("prod", limit=100)].count(TxKind.CHARGE) == 1
+    assert finops.finops_consume() == 0
