@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
-from drawdown import bootstrap
+from drawdown import bootstrap, finops_import
 from drawdown.domain import limits
 from drawdown.domain.access import Principal
 from drawdown.domain.accounts import Account
@@ -22,6 +23,7 @@ from drawdown.domain.audit import ApiKey, AuditRecord
 from drawdown.domain.balances import Balance
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.enforcement import AccountEnforcement
+from drawdown.domain.finops import MappingRule, Node
 from drawdown.domain.grants import Grant
 from drawdown.domain.holds import Hold
 from drawdown.domain.invoice_records import CreditNote
@@ -30,10 +32,14 @@ from drawdown.domain.money import Unit
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Meter
+from drawdown.importers import ProgressCallback
 from drawdown.services import (
     accounts,
     charges,
     enforcement,
+    finops,
+    finops_ledger,
+    finops_report,
     grants,
     holds,
     invoice_runs,
@@ -46,6 +52,8 @@ from drawdown.services import (
 )
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
+from drawdown.services.finops import ImportReport
+from drawdown.services.finops_report import CreditView, Expiring, NetCost
 from drawdown.services.grants import GrantRequest
 from drawdown.services.invoice_runs import RunReport
 from drawdown.services.invoices import InvoiceView
@@ -292,6 +300,73 @@ class Book:
     def run_invoices(self, period: str, *, on_progress: Callable[[int, int], None] | None = None) -> RunReport:
         """Finalize month ``YYYY-MM`` for every account; safe to re-run after a stop."""
         return invoice_runs.run_invoices(self.deps, period, actor=self.actor, on_progress=on_progress)
+
+    # -- FinOps cloud credits (issue 6) ---------------------------------------------------
+
+    def finops_add_node(
+        self, node_id: str, *, level: str, name: str, parent: str | None = None, currency: str = "USD"
+    ) -> Node:
+        """Add a Business Unit / Department / Portfolio / Product node (and its FIFO account)."""
+        return finops.add_node(self.deps, node_id, level=level, name=name, parent=parent, currency=currency)
+
+    def finops_nodes(self) -> list[Node]:
+        return finops.nodes(self.deps)
+
+    def finops_add_rule(
+        self, rule_id: str, *, kind: str, value: str, node: str, key: str = "", priority: int = 100
+    ) -> MappingRule:
+        """Map spend to a node by ``usage_account``, ``tag`` (key = tag) or ``cost_category``."""
+        return finops.add_rule(self.deps, rule_id, kind=kind, value=value, node=node, key=key, priority=priority)
+
+    def finops_rules(self) -> list[MappingRule]:
+        return finops.mapping_rules(self.deps)
+
+    def finops_import(
+        self,
+        path: str | Path,
+        *,
+        export_date: date | None = None,
+        on_progress: ProgressCallback | None = None,
+        actor: str | None = None,
+    ) -> ImportReport:
+        """Import a CUR 1.0 / CUR 2.0 / FOCUS export: spend per node, detected credits, draws."""
+        return finops_import.import_file(
+            self.deps, Path(path), actor=actor or self.actor, export_date=export_date, on_progress=on_progress
+        )
+
+    def finops_allocate(
+        self,
+        credit_id: str,
+        *,
+        node: str,
+        amount: object,
+        end_date: date,
+        reason: str,
+        reference: str | None = None,
+        actor: str | None = None,
+        consume: bool = True,
+    ) -> CreditView:
+        """Issue a detected credit as a ``cloud`` grant on a node (or reallocate it), then draw
+        uncovered spend (``consume=False`` defers that to :meth:`finops_consume`)."""
+        finops_ledger.allocate(
+            self.deps, credit_id, node=node, amount=amount, end_date=end_date, reference=reference,
+            actor=actor or self.actor, reason=reason, consume_now=consume,
+        )  # fmt: skip
+        return next(c for c in finops_report.credits(self.deps) if c.id == credit_id)
+
+    def finops_consume(self, *, actor: str | None = None) -> int:
+        """Draw allocated credit for every spend row not yet covered; returns the units drawn."""
+        return finops_ledger.consume(self.deps, actor=actor or self.actor)
+
+    def finops_credits(self) -> list[CreditView]:
+        """Every detected credit: the unallocated queue and the allocated credits' figures."""
+        return finops_report.credits(self.deps)
+
+    def finops_net_cost(self) -> list[NetCost]:
+        return finops_report.net_cost(self.deps)
+
+    def finops_expiring(self) -> list[Expiring]:
+        return finops_report.expiring(self.deps)
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ BOOK_METHODS = [
     "run_invoices",
     "account", "accounts", "audit", "authenticate", "create_key", "grant", "keys", "purge_stored_responses",
     "revoke_key",
+    "finops_add_node", "finops_add_rule", "finops_allocate", "finops_consume", "finops_credits", "finops_expiring",
+    "finops_import", "finops_net_cost", "finops_nodes", "finops_rules",
 ]  # fmt: skip
 
 

@@ -396,3 +396,12 @@ def invoice_run(
         errors.print(f"[red]failed[/red] {account}: {code}")
     if report.failed:
         raise typer.Exit(5)
+
+
+def _register_finops() -> None:
+    from drawdown.cli import finops
+
+    app.add_typer(finops.app, name="finops")
+
+
+_register_finops()

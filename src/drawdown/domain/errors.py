@@ -172,6 +172,18 @@ class GrantNotFound(NotFound):
     code = "grant_not_found"
 
 
+class FinOpsNodeNotFound(NotFound):
+    """A FinOps hierarchy node id names no node."""
+
+    code = "finops_node_not_found"
+
+
+class CloudCreditNotFound(NotFound):
+    """A cloud-credit id names no detected credit."""
+
+    code = "cloud_credit_not_found"
+
+
 class UnitNotFound(NotFound):
     """No currency or credit unit has that code."""
 

@@ -398,4 +398,104 @@ audit_records = Table(
     Column("idempotency_key", String(255), nullable=True),
 )
 
+# -- FinOps cloud credits (issue 6): nodes are accounts; these tables hold what the ledger does not.
+
+finops_nodes = Table(
+    "finops_nodes",
+    metadata,
+    Column("id", ID, primary_key=True),  # also the node's account id
+    Column("level", String(16), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("parent_id", ID, nullable=True),
+    Column("currency", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+finops_rules = Table(
+    "finops_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("priority", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("match_key", String(255), nullable=False),
+    Column("match_value", String(255), nullable=False),
+    Column("node_id", ID, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+finops_imports = Table(
+    "finops_imports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("row_count", BigInteger, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+)
+
+finops_periods = Table(  # the latest summary of each (billing period, currency): restatement checks
+    "finops_periods",
+    metadata,
+    Column("period_start", BigInteger, nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("import_id", ID, nullable=False),
+    Column("summary", Text, nullable=False),
+    PrimaryKeyConstraint("period_start", "currency"),
+)
+
+finops_spend = Table(
+    "finops_spend",
+    metadata,
+    Column("period_start", BigInteger, nullable=False),
+    Column("node_id", ID, nullable=False),
+    Column("service", String(255), nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("spend_units", BigInteger, nullable=False),  # before credits, at the currency's scale
+    Column("covered_units", BigInteger, nullable=False),  # drawn from credits through the ledger so far
+    Column("import_id", ID, nullable=False),
+    Column("imported_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("period_start", "node_id", "service", "currency"),
+    Index("ix_finops_spend_node", "node_id", "period_start"),
+)
+
+finops_import_changes = Table(
+    "finops_import_changes",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("import_id", ID, nullable=False),
+    Column("period_start", BigInteger, nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+    Column("recorded_at", BigInteger, nullable=False),
+    Index("ix_finops_changes_period", "period_start", "currency"),
+)
+
+finops_credits = Table(  # the detected credits: the unallocated queue and their allocations
+    "finops_credits",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("payer_account_id", String(64), nullable=False),
+    Column("usage_account_id", String(64), nullable=False),
+    Column("currency", String(32), nullable=False),
+    Column("key_kind", String(16), nullable=False),
+    Column("key_value", String(512), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("applied", Text, nullable=False),  # JSON: billing periods of a file -> amount applied
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    Column("issue_date", String(10), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("node_id", ID, nullable=True),
+    Column("grant_id", ID, nullable=True),
+    Column("amount_units", BigInteger, nullable=True),
+    Column("end_date", String(10), nullable=True),
+    Column("reference", String(255), nullable=True),
+    Column("allocations", Integer, nullable=False),
+    UniqueConstraint("payer_account_id", "usage_account_id", "currency", "key_kind", "key_value"),
+)
+
 APPEND_ONLY_TABLES = ("ledger_transactions", "ledger_entries")

@@ -22,6 +22,7 @@ from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
+from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
 from drawdown.storage.ledger_store import LedgerStore
@@ -166,6 +167,7 @@ class SqlUnitOfWork:
         self.api_keys = ApiKeys(self.conn)
         self.idempotency = IdempotencyKeys(self.conn)
         self.audit = AuditRecords(self.conn)
+        self.finops = FinOpsStore(self.conn)
         return self
 
     def __exit__(
