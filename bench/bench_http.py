@@ -8,11 +8,13 @@
    ``i / rate`` whether or not earlier ones have finished, spread over a few threads, each
    with its own keep-alive connection) and reports p50/p99 latency for:
      - baseline       GET  /v1/health                      (no key, no database)
-     - balance read   GET  /v1/accounts/bench/balance      (authorize-like read; service key)
+     - balance read   GET  /v1/accounts/bench/balance      (service key)
+     - authorize      POST /v1/authorize                   (rate card, drawdown plan, balance; no write)
      - charge         POST /v1/accounts/bench/charges      (a ledger write, Idempotency-Key each)
-   Reserve/capture endpoints arrive with metering; the charge is today's write path.
-3. Grant issuing throughput: POST /v1/grants/batch with 1,000 grants per request, back to
-   back, against the closed-loop throughput of /v1/health in the same run.
+     - reserve+capture POST /v1/holds, then POST /v1/holds/{id}/capture (two writes; the pair is timed)
+3. Throughput, back to back, against the closed-loop throughput of /v1/health in the same
+   run: event ingest (POST /v1/events, 1,000 events per request) and grant issuing
+   (POST /v1/grants/batch, 1,000 grants per request).
 Prints each figure beside its same-run baseline, and the ratio.
 """
 
@@ -28,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,11 @@ def seed(db: str) -> dict[str, str]:
     with drawdown.open(db) as book:
         book.create_account("bench", currency="USD")
         book.issue_grant("bench", "100000000", "USD", source="purchased", cost_basis="1")
+        book.define_unit("AI_CREDIT", scale=3)
+        book.issue_grant("bench", "100000000", "AI_CREDIT", source="purchased", cost_basis="1")
+        book.define_rate_card("std", "AI_CREDIT", {"chat": "0.5"})
+        book.configure_account("bench", mode="enforce", rate_card="std")
+        book.define_meter("chats", event_type="chat", aggregation="sum")
         for n in range(20):
             book.create_account(f"bench-{n}", currency="USD")
         return {"service": book.create_key("service").token, "admin": book.create_key("admin").token}
@@ -75,7 +83,13 @@ def fixed_rate(base: str, method: str, path: str, token: str | None, body: Any, 
                     time.sleep(delay)
                 extra = {"Idempotency-Key": f"bench-{os.getpid()}-{path}-{i}"} if method == "POST" else {}
                 t0 = time.perf_counter()
-                response = client.request(method, path, json=body, headers=extra)
+                if method == "HOLD":  # reserve, then capture what the hold covers
+                    response = client.post("/v1/holds", json=body, headers={"Idempotency-Key": f"r-{i}"})
+                    if response.status_code == 201:
+                        capture = f"/v1/holds/{response.json()['id']}/capture"
+                        response = client.post(capture, json={"quantity": "1"}, headers={"Idempotency-Key": f"c-{i}"})
+                else:
+                    response = client.request(method, path, json=body, headers=extra)
                 elapsed = time.perf_counter() - t0
                 with lock:
                     latencies.append(elapsed)
@@ -152,6 +166,10 @@ def run(base: str, tokens: dict[str, str], args: argparse.Namespace) -> None:
         ("balance read (authorize-like)", "GET", "/v1/accounts/bench/balance", tokens["service"], None),
         ("charge (ledger write)", "POST", "/v1/accounts/bench/charges", tokens["service"],
          {"amount": "0.01", "unit": "USD", "product": "api"}),
+        ("authorize", "POST", "/v1/authorize", tokens["service"],
+         {"account": "bench", "feature": "chat", "quantity": "2"}),
+        ("reserve+capture (two writes)", "HOLD", "/v1/holds", tokens["service"],
+         {"account": "bench", "feature": "chat", "quantity": "2", "ttl_seconds": 60}),
     ]  # fmt: skip
     print(
         f"fixed rate {args.rate:.0f} req/s for {args.seconds:.0f} s each, {THREADS} connections, SQLite, loopback; "
@@ -183,10 +201,22 @@ def run(base: str, tokens: dict[str, str], args: argparse.Namespace) -> None:
         }
         for b in range(args.batches)
     ]
+    now = datetime.now(UTC).isoformat()
+    event_batches = [
+        {"events": [{"key": f"ev-{b}-{i}", "account": "bench", "type": "chat", "time": now, "quantity": "1"}
+                    for i in range(1000)]}
+        for b in range(args.batches)
+    ]  # fmt: skip
+    ingested = in_second_process(closed_loop, base, "POST", "/v1/events", tokens["service"], event_batches)
+    assert set(ingested["statuses"]) == {200}, ingested["statuses"]
+    events_rate = 1000 * len(event_batches) / ingested["seconds"]
     issued = in_second_process(closed_loop, base, "POST", "/v1/grants/batch", tokens["admin"], batches)
     assert set(issued["statuses"]) == {201}, issued["statuses"]
     grants_rate = 1000 * len(batches) / issued["seconds"]
     print(f"\nbaseline GET /v1/health closed loop: {health_rate:8.0f} requests/s")
+    print(f"event ingest, batches of 1,000:     {events_rate:8.0f} events/s "
+          f"({ingested['seconds'] / len(event_batches) * 1000:.0f} ms per batch; "
+          f"{health_rate / events_rate:.2f} x the time of one trivial request per event)")  # fmt: skip
     print(f"grant issuing, batches of 1,000:    {grants_rate:8.0f} grants/s "
           f"({issued['seconds'] / len(batches) * 1000:.0f} ms per batch; "
           f"{health_rate / grants_rate:.1f} x the time of one trivial request per grant)")  # fmt: skip

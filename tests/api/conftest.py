@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,9 @@ class World:
     tokens: dict[str, str]
     grants: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
+    metered: bool = False
+    invoiced: bool = False
+    spares: int = 0
 
     def auth(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -62,6 +66,55 @@ def seed(book: Book) -> dict[str, str]:
     }
     book.charge("acme", "5", "USD", product="api")
     return grants
+
+
+def metering(w: World) -> World:
+    """Add what usage and enforcement need, once: AI_CREDIT rate card "standard" (chat at 2
+    credits) pinned on acme and umbrella-ml with 100 credits each, and a meter "chats"."""
+    if not w.metered:
+        w.book.define_rate_card(
+            "standard", "AI_CREDIT", {"chat": "2", "image": "10"}, effective_at=START.replace(day=1)
+        )
+        for account in ("acme", "umbrella-ml"):
+            w.book.configure_account(account, rate_card="standard")
+            w.grants[f"{account}-ai"] = w.book.issue_grant(
+                account, "100", "AI_CREDIT", effective_at=START.replace(day=1)
+            ).id
+        w.book.define_meter("chats", event_type="chat", aggregation="sum")
+        w.metered = True
+    return w
+
+
+def hold_on(w: World, account: str = "acme", quantity: str = "1") -> str:
+    return metering(w).book.reserve(account, "chat", quantity).id
+
+
+MARCH_ENDED = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+
+
+def invoicing(w: World) -> World:
+    """Move the clock past March (once) and bill it: a "default" USD price book (api at $0.01),
+    100,000 api calls in March on every USD account, and March finalized for acme
+    (``grants["invoice"]``) and umbrella-ml (``grants["invoice-ml"]``)."""
+    if not w.invoiced:
+        w.book.deps.clock.at = max(w.book.deps.clock.now(), MARCH_ENDED)  # type: ignore[attr-defined]
+        price = {"product": "api", "category": "usage", "model": "per_unit", "unit_price": "0.01"}
+        w.book.publish_price_book("default", "USD", [price], effective_at="2026-01-01T00:00:00Z")
+        for account in ("acme", "acme-team", "umbrella", "umbrella-ml"):
+            usage = {"event_id": f"u-{account}", "product": "api", "quantity": "100000",
+                     "occurred_at": "2026-03-10T00:00:00Z"}  # fmt: skip
+            w.book.record_usage(account, [usage])
+        w.grants["invoice"] = str(w.book.finalize_invoice("acme", "2026-03").id)
+        w.grants["invoice-ml"] = str(w.book.finalize_invoice("umbrella-ml", "2026-03").id)
+        w.invoiced = True
+    return w
+
+
+def fresh_invoice(w: World) -> str:
+    """A newly finalized (empty) March invoice of a new account."""
+    w.spares += 1
+    invoicing(w).book.create_account(f"spare-{w.spares}", currency="USD")
+    return str(w.book.finalize_invoice(f"spare-{w.spares}", "2026-03").id)
 
 
 def build_world(url: str, clock: FixedClock) -> World:

@@ -12,9 +12,12 @@ import pytest
 
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.domain.access import Role
-from tests.api.conftest import World
+from tests.api.conftest import World, fresh_invoice, hold_on, invoicing, metering
 
 Request = tuple[str, str, dict[str, Any] | None]
+DAY = "account=acme&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z"
+PRICE = {"product": "api", "model": "per_unit", "unit_price": "0.01"}
+EVENT = {"account": "acme", "type": "chat", "time": "2026-03-01T11:00:00Z", "quantity": "1"}
 
 # One valid request per route, so an allowed role gets a 2xx and a refused one a 403.
 REQUESTS: dict[str, Callable[[World, str], Request]] = {
@@ -42,6 +45,55 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
     "create_charge": lambda w, role: ("POST", "/v1/accounts/acme/charges", {"amount": "0.01", "unit": "USD"}),
     "verify": lambda w, role: ("GET", "/v1/verify", None),
     "list_audit": lambda w, role: ("GET", "/v1/audit", None),
+    # usage and enforcement
+    "ingest_events": lambda w, role: ("POST", "/v1/events", {"events": [EVENT | {"key": f"ev-{role}"}]}),
+    "create_meter": lambda w, role: (
+        "POST",
+        "/v1/meters",
+        {"id": f"m-{role}", "event_type": "chat", "aggregation": "count"},
+    ),
+    "get_meter_readings": lambda w, role: (
+        "GET",
+        f"/v1/meters/{metering(w) and 'chats'}/readings?{DAY}",
+        None,
+    ),
+    "authorize": lambda w, role: ("POST", "/v1/authorize", {"account": metering(w) and "acme", "feature": "chat"}),
+    "create_hold": lambda w, role: ("POST", "/v1/holds", {"account": metering(w) and "acme", "feature": "chat"}),
+    "capture_hold": lambda w, role: ("POST", f"/v1/holds/{hold_on(w)}/capture", {"quantity": "1"}),
+    "release_hold": lambda w, role: ("POST", f"/v1/holds/{hold_on(w)}/release", {}),
+    "get_hold": lambda w, role: ("GET", f"/v1/holds/{hold_on(w)}", None),
+    "create_rate_card": lambda w, role: (
+        "POST",
+        "/v1/rate-cards",
+        {"id": f"card-{role}", "unit": "AI_CREDIT", "rates": {"chat": "1"}},
+    ),
+    "configure_enforcement": lambda w, role: ("PUT", "/v1/accounts/acme/enforcement", {"mode": "enforce"}),
+    "set_kill_switch": lambda w, role: ("PUT", "/v1/kill-switch", {"engaged": False}),
+    # pricing and invoicing
+    "publish_price_book": lambda w, role: (
+        "POST",
+        "/v1/price-books",
+        {"id": f"pb-{role}", "unit": "USD", "prices": [PRICE]},
+    ),
+    "amend_contract": lambda w, role: ("POST", "/v1/accounts/acme/contracts", {"price_book": "default"}),
+    "preview_invoice": lambda w, role: (
+        "GET",
+        f"/v1/accounts/{invoicing(w) and 'acme'}/invoices/preview?period=2026-03",
+        None,
+    ),
+    "finalize_invoice": lambda w, role: (
+        "POST",
+        f"/v1/accounts/{invoicing(w) and 'acme'}/invoices",
+        {"period": "2026-03"},
+    ),
+    "get_invoice": lambda w, role: ("GET", f"/v1/invoices/{invoicing(w).grants['invoice']}", None),
+    "explain_invoice": lambda w, role: ("GET", f"/v1/invoices/{invoicing(w).grants['invoice']}/explanation", None),
+    "void_invoice": lambda w, role: ("POST", f"/v1/invoices/{fresh_invoice(w)}/void", {"reason": "matrix"}),
+    "issue_credit_note": lambda w, role: (
+        "POST",
+        f"/v1/invoices/{invoicing(w).grants['invoice']}/credit-notes",
+        {"amount": "1", "reason": "matrix"},
+    ),
 }
 
 

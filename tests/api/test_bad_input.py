@@ -15,13 +15,20 @@ from typing import Any
 import pytest
 
 from tests import pg
-from tests.api.conftest import World, build_world
+from tests.api.conftest import World, build_world, hold_on, invoicing
 from tests.conftest import FixedClock
 from tests.integration.dump import snapshot
 
 GRANTS = "/v1/accounts/acme/grants"
 CHARGES = "/v1/accounts/acme/charges"
 GRANT = {"amount": "1", "unit": "USD"}
+HOLDS = "/v1/holds"
+CAPTURE = "/v1/holds/{hold}/capture"
+READINGS = "/v1/meters/chats/readings"
+DAY = {"account": "acme", "start": "2026-03-01T00:00:00Z", "end": "2026-03-02T00:00:00Z"}
+NOTES = "/v1/invoices/{invoice}/credit-notes"
+USE = {"account": "acme", "feature": "chat", "quantity": "1"}
+EVENT = {"key": "e", "account": "acme", "type": "chat", "time": "2026-03-01T11:00:00Z"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,14 @@ class Case:
 
 def grant(**changes: Any) -> dict[str, Any]:
     return {**GRANT, **changes}
+
+
+def use(**changes: Any) -> dict[str, Any]:
+    return {**USE, **changes}
+
+
+def events(count: int, **changes: Any) -> dict[str, Any]:
+    return {"events": [{**EVENT, "key": f"e{i}", **changes} for i in range(count)]}
 
 
 CASES = [
@@ -233,6 +248,136 @@ CASES = [
         "support over its limit", "POST", GRANTS, 403, "grant_limit_exceeded", body=grant(amount="500"), auth="support"
     ),
     Case("customer reading the audit trail", "GET", "/v1/audit", 403, "forbidden", auth="customer"),
+    # usage and enforcement
+    Case("float quantity to authorize", "POST", "/v1/authorize", 422, "float_not_allowed", body=use(quantity=1.5)),
+    Case("float quantity to reserve", "POST", HOLDS, 422, "float_not_allowed", body=use(quantity=2.0)),
+    Case("float quantity to capture", "POST", CAPTURE, 422, "float_not_allowed", body={"quantity": 0.5}),
+    Case("integer quantity to reserve", "POST", HOLDS, 422, "validation_error", body=use(quantity=2)),
+    Case("negative quantity to reserve", "POST", HOLDS, 422, "invalid_quantity", body=use(quantity="-1")),
+    Case("negative quantity to capture", "POST", CAPTURE, 422, "invalid_quantity", body={"quantity": "-1"}),
+    Case("quantity in words", "POST", "/v1/authorize", 422, "invalid_quantity", body=use(quantity="lots")),
+    Case("float quantity in an event", "POST", "/v1/events", 422, "float_not_allowed", body=events(1, quantity=1.0)),
+    Case("unknown field in an event", "POST", "/v1/events", 422, "unknown_field", body=events(1, colour="red")),
+    Case("unknown field in a hold", "POST", HOLDS, 422, "unknown_field", body=use(priority=1)),
+    Case("batch of 10,001 events", "POST", "/v1/events", 422, "validation_error", body=events(10_001)),
+    Case("event batch over 1 MiB", "POST", "/v1/events", 413, "request_too_large", body=events(9000, type="c" * 64)),
+    Case("empty event batch", "POST", "/v1/events", 422, "validation_error", body={"events": []}),
+    Case("zero ttl", "POST", HOLDS, 422, "validation_error", body=use(ttl_seconds=0)),
+    Case("ttl over a week", "POST", HOLDS, 422, "validation_error", body=use(ttl_seconds=8 * 24 * 3600)),
+    Case("unknown meter", "GET", "/v1/meters/ghost/readings", 404, "meter_not_found", params=DAY),
+    Case("naive reading start", "GET", READINGS, 422, "naive_datetime", params={**DAY, "start": "2026-03-01T00:00"}),
+    Case("reading period of a year", "GET", READINGS, 422, "invalid_field", params={**DAY, "period": "year"}),
+    Case("unicode hold id", "GET", "/v1/holds/hóld", 404, "hold_not_found"),
+    Case("unicode hold id to capture", "POST", "/v1/holds/hóld/capture", 404, "hold_not_found", body={"quantity": "1"}),
+    Case("emoji feature", "POST", "/v1/authorize", 422, "invalid_identifier", body=use(feature="🚀")),
+    Case("unpriced feature", "POST", HOLDS, 404, "feature_not_priced", body=use(feature="video")),
+    Case("reserve beyond credit", "POST", HOLDS, 402, "insufficient_credit", body=use(quantity="1000")),
+    Case("reserve for a missing account", "POST", HOLDS, 404, "account_not_found", body=use(account="ghost")),
+    Case(
+        "float rate",
+        "POST",
+        "/v1/rate-cards",
+        422,
+        "float_not_allowed",
+        body={"id": "c", "unit": "AI_CREDIT", "rates": {"chat": 0.5}},
+    ),
+    Case(
+        "naive rate-card start",
+        "POST",
+        "/v1/rate-cards",
+        422,
+        "naive_datetime",
+        body={"id": "c", "unit": "AI_CREDIT", "rates": {"chat": "1"}, "effective_at": "2026-03-01T00:00:00"},
+    ),
+    Case(
+        "unknown enforcement mode",
+        "PUT",
+        "/v1/accounts/acme/enforcement",
+        422,
+        "invalid_field",
+        body={"mode": "lenient"},
+    ),
+    Case("kill switch as text", "PUT", "/v1/kill-switch", 422, "validation_error", body={"engaged": "yes"}),
+    Case("customer reserving", "POST", HOLDS, 403, "forbidden", body=USE, auth="customer"),
+    Case("support ingesting", "POST", "/v1/events", 403, "forbidden", body=events(1), auth="support"),
+    # pricing and invoicing
+    Case("float credit note", "POST", NOTES, 422, "float_not_allowed", body={"amount": 5.0, "reason": "x"}),
+    Case("negative credit note", "POST", NOTES, 422, "invalid_amount", body={"amount": "-5", "reason": "x"}),
+    Case(
+        "credit note beyond what is owed",
+        "POST",
+        NOTES,
+        409,
+        "credit_note_too_large",
+        body={"amount": "100000", "reason": "x"},
+    ),
+    Case("credit note without a reason", "POST", NOTES, 422, "validation_error", body={"amount": "1", "reason": ""}),
+    Case(
+        "float unit price",
+        "POST",
+        "/v1/price-books",
+        422,
+        "float_not_allowed",
+        body={"id": "pb", "unit": "USD", "prices": [{"product": "api", "model": "per_unit", "unit_price": 0.01}]},
+    ),
+    Case(
+        "unknown field in a price",
+        "POST",
+        "/v1/price-books",
+        422,
+        "unknown_field",
+        body={"id": "pb", "unit": "USD", "prices": [{"product": "api", "model": "per_unit", "currency": "USD"}]},
+    ),
+    Case(
+        "unknown price model",
+        "POST",
+        "/v1/price-books",
+        422,
+        "invalid_field",
+        body={"id": "pb", "unit": "USD", "prices": [{"product": "api", "model": "auction"}]},
+    ),
+    Case(
+        "naive contract start",
+        "POST",
+        "/v1/accounts/acme/contracts",
+        422,
+        "naive_datetime",
+        body={"effective_at": "2026-04-01T00:00:00"},
+    ),
+    Case(
+        "float discount percent",
+        "POST",
+        "/v1/accounts/acme/contracts",
+        422,
+        "float_not_allowed",
+        body={"discounts": [{"rule": "d", "percent": 10.0}]},
+    ),
+    Case(
+        "preview of month 13",
+        "GET",
+        "/v1/accounts/acme/invoices/preview",
+        422,
+        "invalid_period",
+        params={"period": "2026-13"},
+    ),
+    Case(
+        "finalize a month not ended",
+        "POST",
+        "/v1/accounts/acme/invoices",
+        422,
+        "invalid_period",
+        body={"period": "2026-04"},
+    ),
+    Case("unicode invoice id", "GET", "/v1/invoices/ínv", 404, "invoice_not_found"),
+    Case(
+        "customer voiding an invoice",
+        "POST",
+        "/v1/invoices/{invoice}/void",
+        403,
+        "forbidden",
+        body={"reason": "x"},
+        auth="customer",
+    ),
 ]
 
 
@@ -246,6 +391,7 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             pytest.skip("PostgreSQL runs under bin/test")
         url = fresh = pg.fresh_database(server, template=template)
     world = build_world(url, FixedClock())
+    world.grants["hold"] = hold_on(invoicing(world))  # the clock moves to 2026-04-01 first
     revoked = world.book.create_key("admin")
     world.book.revoke_key(revoked.key.id)
     world.tokens["revoked"] = revoked.token
@@ -275,7 +421,9 @@ def test_there_are_at_least_40_cases() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_bad_input_gets_its_problem_and_writes_nothing(shared: World, case: Case) -> None:
     before = snapshot(shared.book.engine)
-    path = case.path.format(acme_grant=shared.grants["acme"])
+    path = case.path.format(
+        acme_grant=shared.grants["acme"], hold=shared.grants["hold"], invoice=shared.grants["invoice"]
+    )
     kwargs: dict[str, Any] = {"params": case.params, "headers": _headers(shared, case)}
     if case.raw is not None:
         kwargs["content"] = case.raw

@@ -10,7 +10,7 @@ import pytest
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.domain.access import Role
 from tests.api.conftest import World
-from tests.api.test_access import REQUESTS
+from tests.api.test_access import DAY, PRICE, REQUESTS
 
 MISSING = {  # a request naming something that does not exist
     "get_unit": ("GET", "/v1/units/NOPE_CREDIT", None),
@@ -24,6 +24,26 @@ MISSING = {  # a request naming something that does not exist
     "get_balance": ("GET", "/v1/accounts/ghost/balance", None),
     "get_ledger": ("GET", "/v1/accounts/ghost/ledger", None),
     "create_charge": ("POST", "/v1/accounts/ghost/charges", {"amount": "1", "unit": "USD"}),
+    "get_meter_readings": ("GET", f"/v1/meters/ghost/readings?{DAY}", None),
+    "authorize": ("POST", "/v1/authorize", {"account": "ghost", "feature": "chat"}),
+    "create_hold": ("POST", "/v1/holds", {"account": "ghost", "feature": "chat"}),
+    "capture_hold": ("POST", "/v1/holds/hd_ghost/capture", {"quantity": "1"}),
+    "release_hold": ("POST", "/v1/holds/hd_ghost/release", {}),
+    "get_hold": ("GET", "/v1/holds/hd_ghost", None),
+    "create_rate_card": ("POST", "/v1/rate-cards", {"id": "c", "unit": "GHOST_CREDIT", "rates": {"chat": "1"}}),
+    "configure_enforcement": ("PUT", "/v1/accounts/ghost/enforcement", {"mode": "enforce"}),
+    "publish_price_book": ("POST", "/v1/price-books", {"id": "pb", "unit": "GHOST_CREDIT", "prices": [PRICE]}),
+    "amend_contract": ("POST", "/v1/accounts/ghost/contracts", {"price_book": "default"}),
+    "preview_invoice": ("GET", "/v1/accounts/ghost/invoices/preview?period=2026-03", None),
+    "finalize_invoice": ("POST", "/v1/accounts/ghost/invoices", {"period": "2026-03"}),
+    "get_invoice": ("GET", "/v1/invoices/inv_ghost", None),
+    "explain_invoice": ("GET", "/v1/invoices/inv_ghost/explanation", None),
+    "void_invoice": ("POST", "/v1/invoices/inv_ghost/void", {"reason": "x"}),
+    "issue_credit_note": ("POST", "/v1/invoices/inv_ghost/credit-notes", {"amount": "1", "reason": "x"}),
+}
+REFUSED = {  # a request credit does not cover
+    "create_charge": {"amount": "100000", "unit": "USD"},
+    "create_hold": {"account": "acme", "feature": "chat", "quantity": "100000"},
 }
 
 
@@ -37,8 +57,7 @@ def provoke(world: World, operation: str, status: int) -> Any:
     elif status == 401:
         role = None
     elif status == 402:
-        body = {"amount": "100000", "unit": "USD"}
-        kwargs = {"json": body}
+        kwargs = {"json": REFUSED[operation]}
     elif status == 403:
         refused = sorted(set(Role) - ROUTE_ROLES[operation])
         role = str(refused[0])
@@ -79,6 +98,8 @@ def test_the_document_lists_problems_for_every_route(sqlite_world: World) -> Non
     assert ("get_balance", 403) not in pairs  # every role may read a balance: no 403 is promised
     assert ("create_unit", 404) not in pairs
     assert ("create_charge", 402) in pairs
+    assert ("create_hold", 402) in pairs
+    assert ("authorize", 409) not in pairs  # writes nothing, takes no Idempotency-Key
 
 
 @pytest.mark.parametrize("operation", [*sorted(ROUTE_ROLES), "metrics"])

@@ -9,7 +9,7 @@ grant's id answers 404 exactly as if it did not exist, so ids cannot be probed.
 from __future__ import annotations
 
 from drawdown.domain.access import Principal, Role
-from drawdown.domain.errors import Forbidden
+from drawdown.domain.errors import Forbidden, HoldNotFound, InvoiceNotFound
 from drawdown.services.common import account_not_found, grant_not_found
 
 A, F, S, V, C = Role.ADMIN, Role.FINANCE, Role.SUPPORT, Role.SERVICE, Role.CUSTOMER
@@ -32,6 +32,27 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "create_charge": frozenset({A, V}),
     "verify": frozenset({A, F}),
     "list_audit": frozenset({A, F}),
+    # usage and enforcement (issue 3)
+    "ingest_events": frozenset({A, V}),
+    "create_meter": frozenset({A, F}),
+    "get_meter_readings": frozenset({A, F, S, V, C}),  # customer: its own account only
+    "authorize": frozenset({A, V}),
+    "create_hold": frozenset({A, V}),
+    "capture_hold": frozenset({A, V}),
+    "release_hold": frozenset({A, V}),
+    "get_hold": frozenset({A, F, S, V, C}),  # customer: its own account's holds only
+    "create_rate_card": frozenset({A, F}),
+    "configure_enforcement": frozenset({A, F}),
+    "set_kill_switch": frozenset({A, F}),
+    # pricing and invoicing (issue 5)
+    "publish_price_book": frozenset({A, F}),
+    "amend_contract": frozenset({A, F}),
+    "preview_invoice": frozenset({A, F, S, C}),  # customer: its own account only
+    "finalize_invoice": frozenset({A, F}),
+    "get_invoice": frozenset({A, F, S, C}),  # customer: its own invoices only
+    "explain_invoice": frozenset({A, F, S, C}),
+    "void_invoice": frozenset({A, F}),
+    "issue_credit_note": frozenset({A, F}),
 }
 
 
@@ -52,3 +73,13 @@ def fence_account(principal: Principal, account_id: str, *, field: str = "accoun
 def fence_grant(principal: Principal, grant_id: str, grant_account: str) -> None:
     if principal.role is Role.CUSTOMER and grant_account != principal.account_id:
         raise grant_not_found(grant_id)
+
+
+def fence_hold(principal: Principal, hold_id: str, hold_account: str) -> None:
+    if principal.role is Role.CUSTOMER and hold_account != principal.account_id:
+        raise HoldNotFound(f"no hold has the id {hold_id[:80]!r}", field="hold_id")
+
+
+def fence_invoice(principal: Principal, invoice_id: str, invoice_account: str) -> None:
+    if principal.role is Role.CUSTOMER and invoice_account != principal.account_id:
+        raise InvoiceNotFound(f"no invoice has the id {invoice_id[:80]!r}", field="invoice_id")

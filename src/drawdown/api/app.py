@@ -27,6 +27,8 @@ from drawdown.api import problems
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.api.observability import VERSION, Metrics
 from drawdown.api.routes import router
+from drawdown.api.routes_invoicing import router as invoicing_router
+from drawdown.api.routes_metering import router as metering_router
 from drawdown.api.schemas import Problem
 from drawdown.book import Book
 from drawdown.bootstrap import ServerSettings
@@ -143,6 +145,8 @@ def create_app(book: Book, settings: ServerSettings | None = None, *, close_book
     app.state.settings = settings or ServerSettings.from_env()
     app.state.metrics = metrics
     app.include_router(router)
+    app.include_router(metering_router)
+    app.include_router(invoicing_router)
     app.add_exception_handler(DrawdownError, problems.on_domain_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(HTTPException, problems.on_http_error)
@@ -165,12 +169,18 @@ def create_app(book: Book, settings: ServerSettings | None = None, *, close_book
 _ERRORS = {
     400: "Malformed JSON body (`malformed_json`).",
     401: "No API key, or an unknown or revoked one (`unauthenticated`).",
-    402: "Valid, but credit does not cover it (`insufficient_credit`).",
+    402: "Valid, but credit (and overdraft headroom) does not cover it (`insufficient_credit`).",
     403: "The key's role may not call this route (`forbidden`), or a support key is over its grant limit "
     "(`grant_limit_exceeded`).",
-    404: "A named account, grant or unit does not exist — or a customer key asked for another account's data.",
+    404: "A named account, grant, unit, hold, meter, rate card or priced feature does not exist "
+    "(`account_not_found`, `hold_not_found`, `meter_not_found`, `rate_card_not_found`, `feature_not_priced`, "
+    "`price_book_not_found`, `invoice_not_found`, …) "
+    "— or a customer key asked for another account's data.",
     409: "Conflicts with what is recorded: `idempotency_conflict` (same Idempotency-Key, different request), "
-    "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`.",
+    "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`, "
+    "`meter_already_exists`, `hold_already_captured`, `hold_already_released`, `hold_expired`, "
+    "`kill_switch_engaged` (reserving while the kill switch is on), `invoice_already_finalized`, "
+    "`invoice_out_of_order`, `invoice_already_voided`, `credit_note_too_large`.",
     413: "The body is over 1 MiB (`request_too_large`), whatever the route.",
     422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
     " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
@@ -182,7 +192,12 @@ _ERRORS = {
 # Routes that name something that may not exist: an account or grant in the path or body,
 # a unit, a parent.
 _NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue_grants", "list_grants",
-              "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge"}  # fmt: skip
+              "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge", "get_meter_readings",
+              "authorize", "create_hold", "capture_hold", "release_hold", "get_hold", "create_rate_card",
+              "configure_enforcement", "publish_price_book", "amend_contract", "preview_invoice", "finalize_invoice",
+              "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note"}  # fmt: skip
+_REFUSED = {"create_charge", "create_hold"}  # may answer 402 insufficient_credit
+_NO_IDEMPOTENCY_KEY = {"authorize"}  # a POST that writes nothing: no key, no 409
 
 
 def _errors_for(path: str, method: str, operation_id: str) -> list[int]:
@@ -197,9 +212,11 @@ def _errors_for(path: str, method: str, operation_id: str) -> list[int]:
             codes.append(403)  # a role outside the table, or a support key over its grant limit
     if operation_id in _NOT_FOUND:
         codes.append(404)
-    if method == "post":
-        codes += [400, 409]  # malformed JSON; an Idempotency-Key reused for another request
-    if operation_id == "create_charge":
+    if method in ("post", "put"):
+        codes.append(400)  # malformed JSON
+        if operation_id not in _NO_IDEMPOTENCY_KEY:
+            codes.append(409)  # an Idempotency-Key reused for another request
+    if operation_id in _REFUSED:
         codes.append(402)
     return sorted(codes)
 
@@ -229,7 +246,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                     "description": "The request's id (echoed if the caller sent a valid one).",
                     "schema": {"type": "string"},
                 }
-                if method == "post" and code.startswith("2"):
+                if method in ("post", "put") and code.startswith("2") and operation.get("operationId") != "authorize":
                     headers["Idempotent-Replayed"] = {
                         "description": "'true' when this is the stored response of an earlier request with the "
                         "same Idempotency-Key and body.",

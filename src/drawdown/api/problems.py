@@ -22,9 +22,11 @@ from starlette.exceptions import HTTPException
 from drawdown.domain.errors import (
     AccessDenied,
     Conflict,
+    CreditNoteTooLarge,
     DrawdownError,
     Forbidden,
     InvalidInput,
+    KillSwitchEngaged,
     NotFound,
     Refused,
     Unauthenticated,
@@ -43,6 +45,8 @@ STATUS_BY_ERROR: dict[type[DrawdownError], int] = {
     InvalidInput: 422,
     NotFound: 404,
     Conflict: 409,
+    KillSwitchEngaged: 409,  # not the caller's fault nor its credit: a state of the system; retry once lifted
+    CreditNoteTooLarge: 409,  # conflicts with what the invoice still owes, like the other invoice conflicts
     Refused: 402,  # insufficient_credit: a valid request the books refuse (Stripe's 402)
 }
 

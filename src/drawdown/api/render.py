@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from drawdown.api import schemas as s
+from drawdown.api import schemas_metering as m
 from drawdown.domain.accounts import Account
 from drawdown.domain.audit import AuditRecord
 from drawdown.domain.balances import Balance
+from drawdown.domain.enforcement import AccountEnforcement
+from drawdown.domain.holds import Hold
 from drawdown.domain.ledger import Transaction
 from drawdown.domain.money import Unit, format_units
+from drawdown.domain.rates import RateCard
+from drawdown.domain.usage import Meter
 from drawdown.services.charges import ChargeResult
+from drawdown.services.enforcement import Decision
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.services.usage import IngestReport, MeterReading
 
 UnitOf = Callable[[str], Unit]
 
@@ -107,3 +114,54 @@ def audit(r: AuditRecord) -> s.AuditOut:
         method_path=r.method_path, account=r.account_id, reason=r.reason, transaction_ids=list(r.transaction_ids),
         idempotency_key=r.idempotency_key,
     )  # fmt: skip
+
+
+# -- usage and enforcement -------------------------------------------------------------------
+
+
+def ingest(report: IngestReport) -> m.IngestOut:
+    results = [m.EventResultOut(index=r.index, key=r.key, status=r.status, code=r.code, message=r.message)
+               for r in report.results]  # fmt: skip
+    return m.IngestOut(
+        accepted=report.accepted, duplicates=report.duplicates, rejected=report.count("rejected"), results=results
+    )
+
+
+def meter(x: Meter) -> m.MeterOut:
+    return m.MeterOut(id=x.id, event_type=x.event_type, aggregation=str(x.aggregation), property=x.property,
+                      filters=dict(x.filters))  # fmt: skip
+
+
+def readings(meter_id: str, account_id: str, found: list[MeterReading]) -> m.ReadingList:
+    items = [m.ReadingOut(start=r.period.start.isoformat(), end=r.period.end.isoformat(),
+                          value=format(r.value.normalize(), "f")) for r in found]  # fmt: skip
+    return m.ReadingList(meter=meter_id, account=account_id, items=items)
+
+
+def decision(d: Decision, unit: Unit) -> m.DecisionOut:
+    return m.DecisionOut(
+        allowed=d.allowed, reason=d.reason, mode=d.mode, unit=d.cost.unit.code, cost=str(d.cost),
+        covered=str(d.covered), overdraft_headroom=str(d.overdraft_headroom), balance=balance(d.balance, unit),
+    )  # fmt: skip
+
+
+def hold(h: Hold, unit: Unit) -> m.HoldOut:
+    return m.HoldOut(
+        id=h.id, account=h.account_id, unit=h.unit, feature=h.feature, quantity=format(h.quantity, "f"),
+        rate=format(h.rate, "f"), amount=format_units(h.amount_units, unit), status=str(h.status),
+        created_at=h.created_at.isoformat(), expires_at=h.expires_at.isoformat(),
+        captured=format_units(h.captured_units, unit), released=format_units(h.released_units, unit),
+        resolved_at=None if h.resolved_at is None else h.resolved_at.isoformat(), hold_transaction_id=h.hold_tx_id,
+        resolution_transaction_id=h.resolution_tx_id,
+    )  # fmt: skip
+
+
+def rate_card(c: RateCard) -> m.RateCardOut:
+    return m.RateCardOut(id=c.id, version=c.version, unit=c.unit, effective_at=c.effective_at.isoformat(),
+                         rates={k: format(v, "f") for k, v in c.rates.items()})  # fmt: skip
+
+
+def enforcement(e: AccountEnforcement, unit_of: UnitOf) -> m.EnforcementOut:
+    overdraft = {code: format_units(units, unit_of(code)) for code, units in (e.overdraft_limits or {}).items()}
+    return m.EnforcementOut(account=e.account_id, mode=str(e.mode), overdraft_limits=overdraft,
+                            rate_card=e.rate_card_id, rate_card_version=e.rate_card_version)  # fmt: skip
