@@ -1,16 +1,11 @@
-"""The ledger's one writer and its projections.
+"""The ledger's one writer, its reads, and balances as of any instant.
 
 ``post_many`` is the only code that writes ``ledger_transactions`` and ``ledger_entries``,
 and it only ever inserts. In the same database transaction it numbers and hash-chains the
-new transactions and folds their entries into the projections:
-
-- ``grant_balances``: per grant, what is left, used, held, expired and voided;
-- ``account_balances``: per account and unit, entry totals by kind, plus the balance
-  classified at the moment of posting and the instant until which that stays true, so a
-  current balance is one primary-key read;
-- ``balance_checkpoints``: per account and unit, every total as of an instant, taken every
-  few hundred entries and dropped when a back-dated entry lands before them, so a balance
-  as of any instant is a checkpoint plus a bounded run of entries.
+new transactions and hands them to :mod:`drawdown.storage.projections`, which folds their
+entries into ``grant_balances``, ``account_balances`` (with the classified current balance)
+and ``balance_checkpoints``. A balance as of any instant is the newest checkpoint at or
+before it plus the entries in between (``_totals_as_of``).
 
 Projections change the cost of reading a balance, never its value: tests compare them with
 a replay of the raw entries.
