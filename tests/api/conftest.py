@@ -7,12 +7,14 @@ to acme and to umbrella-ml.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +27,7 @@ from drawdown.api.app import create_app
 from drawdown.book import Book, open_book
 from drawdown.bootstrap import ServerSettings
 from tests.conftest import START, FixedClock
+from tests.finops.synthetic import SYN_ACCOUNT, synthetic_credit, synthetic_focus, synthetic_usage
 
 SUPPORT_LIMIT = Decimal("100")
 
@@ -39,6 +42,7 @@ class World:
     key_ids: dict[str, str] = field(default_factory=dict)
     metered: bool = False
     invoiced: bool = False
+    finops: bool = False
     spares: int = 0
 
     def auth(self, role: str) -> dict[str, str]:
@@ -115,6 +119,30 @@ def fresh_invoice(w: World) -> str:
     w.spares += 1
     invoicing(w).book.create_account(f"spare-{w.spares}", currency="USD")
     return str(w.book.finalize_invoice(f"spare-{w.spares}", "2026-03").id)
+
+
+def finops(w: World) -> World:
+    """Add a FinOps hierarchy (once) through the book: bu > dept > port > prod, spend on the
+    SYNTHETIC account 900000000001 mapped to prod, and a copy of the FOCUS sample with 100 USD
+    of that spend and two SYNTHETIC credits (``grants["credit-older"]``, ``grants["credit-newer"]``)."""
+    if not w.finops:
+        w.book.finops_add_node("bu", level="business_unit", name="Retail")
+        w.book.finops_add_node("dept", level="department", name="Payments", parent="bu")
+        w.book.finops_add_node("port", level="portfolio", name="Checkout", parent="dept")
+        w.book.finops_add_node("prod", level="product", name="Checkout API", parent="port")
+        w.book.finops_add_rule("r1", kind="usage_account", value=SYN_ACCOUNT, node="prod", priority=10)
+        with tempfile.TemporaryDirectory(prefix="finops-api-") as tmp:
+            path = synthetic_focus(Path(tmp), "api", [
+                synthetic_usage(SYN_ACCOUNT, "100"),
+                synthetic_credit(SYN_ACCOUNT, "-1", "2024-08", "Synthetic older credit"),
+                synthetic_credit(SYN_ACCOUNT, "-1", "2024-09", "Synthetic newer credit"),
+            ])  # fmt: skip
+            w.book.finops_import(path)
+        for view in w.book.finops_credits():
+            if view.code.startswith("synthetic "):
+                w.grants["credit-" + view.code.split()[1]] = view.id
+        w.finops = True
+    return w
 
 
 def build_world(url: str, clock: FixedClock) -> World:

@@ -12,11 +12,12 @@ import pytest
 
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.domain.access import Role
-from tests.api.conftest import World, fresh_invoice, hold_on, invoicing, metering
+from tests.api.conftest import World, finops, fresh_invoice, hold_on, invoicing, metering
 
 Request = tuple[str, str, dict[str, Any] | None]
 DAY = "account=acme&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z"
 PRICE = {"product": "api", "model": "per_unit", "unit_price": "0.01"}
+ALLOCATE = {"node": "dept", "amount": "60", "end_date": "2026-12-31", "reason": "matrix"}
 EVENT = {"account": "acme", "type": "chat", "time": "2026-03-01T11:00:00Z", "quantity": "1"}
 
 # One valid request per route, so an allowed role gets a 2xx and a refused one a 403.
@@ -94,6 +95,27 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
         f"/v1/invoices/{invoicing(w).grants['invoice']}/credit-notes",
         {"amount": "1", "reason": "matrix"},
     ),
+    # FinOps cloud credits
+    "list_finops_nodes": lambda w, role: ("GET", finops(w) and "/v1/finops/nodes", None),
+    "create_finops_node": lambda w, role: (
+        "POST",
+        "/v1/finops/nodes",
+        {"id": f"bu-{role}", "level": "business_unit", "name": role},
+    ),
+    "list_finops_rules": lambda w, role: ("GET", finops(w) and "/v1/finops/rules", None),
+    "create_finops_rule": lambda w, role: (
+        "POST",
+        "/v1/finops/rules",
+        {"id": f"rule-{role}", "kind": "tag", "key": "team", "value": role, "node": finops(w) and "port"},
+    ),
+    "list_finops_credits": lambda w, role: ("GET", finops(w) and "/v1/finops/credits", None),
+    "allocate_finops_credit": lambda w, role: (
+        "POST",
+        f"/v1/finops/credits/{finops(w).grants['credit-older']}/allocate",
+        ALLOCATE,
+    ),
+    "get_finops_report": lambda w, role: ("GET", finops(w) and "/v1/finops/report", None),
+    "list_finops_expiring": lambda w, role: ("GET", finops(w) and "/v1/finops/expiring", None),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.domain.access import Role
 from tests.api.conftest import World
-from tests.api.test_access import DAY, PRICE, REQUESTS
+from tests.api.test_access import ALLOCATE, DAY, PRICE, REQUESTS
 
 MISSING = {  # a request naming something that does not exist
     "get_unit": ("GET", "/v1/units/NOPE_CREDIT", None),
@@ -40,6 +40,17 @@ MISSING = {  # a request naming something that does not exist
     "explain_invoice": ("GET", "/v1/invoices/inv_ghost/explanation", None),
     "void_invoice": ("POST", "/v1/invoices/inv_ghost/void", {"reason": "x"}),
     "issue_credit_note": ("POST", "/v1/invoices/inv_ghost/credit-notes", {"amount": "1", "reason": "x"}),
+    "create_finops_node": (
+        "POST",
+        "/v1/finops/nodes",
+        {"id": "d", "level": "department", "name": "D", "parent": "ghost"},
+    ),
+    "create_finops_rule": (
+        "POST",
+        "/v1/finops/rules",
+        {"id": "r", "kind": "usage_account", "value": "1", "node": "ghost"},
+    ),
+    "allocate_finops_credit": ("POST", "/v1/finops/credits/cc_ghost/allocate", ALLOCATE),
 }
 REFUSED = {  # a request credit does not cover
     "create_charge": {"amount": "100000", "unit": "USD"},

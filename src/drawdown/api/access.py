@@ -53,6 +53,15 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "explain_invoice": frozenset({A, F, S, C}),
     "void_invoice": frozenset({A, F}),
     "issue_credit_note": frozenset({A, F}),
+    # FinOps cloud credits (issue 6)
+    "list_finops_nodes": frozenset({A, F, S}),
+    "create_finops_node": frozenset({A, F}),
+    "list_finops_rules": frozenset({A, F, S}),
+    "create_finops_rule": frozenset({A, F}),
+    "list_finops_credits": frozenset({A, F, S}),
+    "allocate_finops_credit": frozenset({A, F}),
+    "get_finops_report": frozenset({A, F, S}),
+    "list_finops_expiring": frozenset({A, F, S}),
 }
 
 

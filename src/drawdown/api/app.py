@@ -27,6 +27,7 @@ from drawdown.api import problems
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.api.observability import VERSION, Metrics
 from drawdown.api.routes import router
+from drawdown.api.routes_finops import router as finops_router
 from drawdown.api.routes_invoicing import router as invoicing_router
 from drawdown.api.routes_metering import router as metering_router
 from drawdown.api.schemas import Problem
@@ -147,6 +148,7 @@ def create_app(book: Book, settings: ServerSettings | None = None, *, close_book
     app.include_router(router)
     app.include_router(metering_router)
     app.include_router(invoicing_router)
+    app.include_router(finops_router)
     app.add_exception_handler(DrawdownError, problems.on_domain_error)
     app.add_exception_handler(RequestValidationError, problems.on_validation_error)
     app.add_exception_handler(HTTPException, problems.on_http_error)
@@ -174,13 +176,13 @@ _ERRORS = {
     "(`grant_limit_exceeded`).",
     404: "A named account, grant, unit, hold, meter, rate card or priced feature does not exist "
     "(`account_not_found`, `hold_not_found`, `meter_not_found`, `rate_card_not_found`, `feature_not_priced`, "
-    "`price_book_not_found`, `invoice_not_found`, …) "
+    "`price_book_not_found`, `invoice_not_found`, `finops_node_not_found`, `cloud_credit_not_found`, …) "
     "— or a customer key asked for another account's data.",
     409: "Conflicts with what is recorded: `idempotency_conflict` (same Idempotency-Key, different request), "
     "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`, "
     "`meter_already_exists`, `hold_already_captured`, `hold_already_released`, `hold_expired`, "
     "`kill_switch_engaged` (reserving while the kill switch is on), `invoice_already_finalized`, "
-    "`invoice_out_of_order`, `invoice_already_voided`, `credit_note_too_large`.",
+    "`invoice_out_of_order`, `invoice_already_voided`, `credit_note_too_large`, `finops_rule_already_exists`.",
     413: "The body is over 1 MiB (`request_too_large`), whatever the route.",
     422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
     " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
@@ -195,7 +197,8 @@ _NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue
               "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge", "get_meter_readings",
               "authorize", "create_hold", "capture_hold", "release_hold", "get_hold", "create_rate_card",
               "configure_enforcement", "publish_price_book", "amend_contract", "preview_invoice", "finalize_invoice",
-              "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note"}  # fmt: skip
+              "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note", "create_finops_node",
+              "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
 _REFUSED = {"create_charge", "create_hold"}  # may answer 402 insufficient_credit
 _NO_IDEMPOTENCY_KEY = {"authorize"}  # a POST that writes nothing: no key, no 409
 

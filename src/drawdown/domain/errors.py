@@ -245,6 +245,12 @@ class UnitAlreadyExists(Conflict):
     code = "unit_already_exists"
 
 
+class FinOpsRuleAlreadyExists(Conflict):
+    """A mapping rule with that id exists and says something else."""
+
+    code = "finops_rule_already_exists"
+
+
 class HierarchyCycle(Conflict):
     """The parent would make the hierarchy a cycle."""
 

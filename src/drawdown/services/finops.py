@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from drawdown.domain import finops as rules_
-from drawdown.domain.errors import InvalidField
+from drawdown.domain.errors import FinOpsRuleAlreadyExists, InvalidField
 from drawdown.domain.finops import (
     UNALLOCATED,
     ExportBatch,
@@ -114,6 +114,12 @@ def add_rule(
     )
     with deps.uow(write=True) as uow:
         node_row(uow, node)
+        existing = next((r for r in uow.finops.rules() if r["id"] == rule_id), None)
+        if existing is not None:  # the same rule again returns it; another rule under its id is a conflict
+            stored = (existing["priority"], existing["kind"], existing["match_key"], existing["match_value"])
+            if (*stored, existing["node_id"]) != (rule.priority, str(rule.kind), rule.key, rule.value, rule.node_id):
+                raise FinOpsRuleAlreadyExists(f"a mapping rule {rule_id[:80]!r} exists with other values", field="id")
+            return rule
         uow.finops.add_rule({
             "id": rule.id, "priority": rule.priority, "kind": str(rule.kind), "match_key": rule.key,
             "match_value": rule.value, "node_id": rule.node_id, "created_at": to_micros(deps.clock.now()),
