@@ -21,7 +21,7 @@ One table per format, crosswalk from ``shared/research/cur_formats.md`` §1.2. C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from drawdown.importers.formats import ExportFormat
@@ -167,27 +167,15 @@ CUR1_ATHENA_MAP = ColumnMap(
     promotion_code_columns=(),
 )
 
-CUR2_MAP = ColumnMap(
+# CUR 2.0 names its columns as the Athena CUR 1.0 export does, adds account names, and keeps
+# tags and cost categories in map columns.
+CUR2_MAP = replace(
+    CUR1_ATHENA_MAP,
     export_format=ExportFormat.CUR2,
-    billing_period_start="bill_billing_period_start_date",
-    billing_period_end="bill_billing_period_end_date",
-    usage_start="line_item_usage_start_date",
-    usage_end="line_item_usage_end_date",
-    payer_account_id="bill_payer_account_id",
-    usage_account_id="line_item_usage_account_id",
-    charge_type="line_item_line_item_type",
-    service="line_item_product_code",
-    description="line_item_line_item_description",
-    cost="line_item_unblended_cost",
-    currency="line_item_currency_code",
     payer_account_name="bill_payer_account_name",
     usage_account_name="line_item_usage_account_name",
-    invoice_id="bill_invoice_id",
-    account_id_digits=12,
-    usage_account_falls_back_to_payer=False,
     tags=KeyedColumns(KeyedLayout.MAP_COLUMN, "resource_tags", user_prefix="user_", system_prefix="aws_"),
     cost_categories=KeyedColumns(KeyedLayout.MAP_COLUMN, "cost_category"),
-    promotion_code_columns=(),
 )
 
 FOCUS_MAP = ColumnMap(
