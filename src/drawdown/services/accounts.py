@@ -74,7 +74,7 @@ def create_account(
 
 
 def _check_parent(uow: UnitOfWork, account_id: str, parent: str) -> None:
-    chain = uow.accounts.chain(account_of(uow, parent, field="parent").id)
+    chain = uow.accounts.chain(account_of(uow, parent, field="parent"))
     if account_id in [a.id for a in chain]:
         raise HierarchyCycle(f"making {parent} the parent of {account_id} would create a cycle", field="parent")
     if len(chain) >= limits.HIERARCHY_DEPTH_MAX:

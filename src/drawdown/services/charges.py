@@ -119,7 +119,7 @@ def plan(uow: UnitOfWork, payer: Account, wanted: Charge) -> Drawdown:
 def candidates_for(uow: UnitOfWork, payer: Account, unit: str, at: datetime) -> tuple[list[Candidate], int | None]:
     """The open grants that might pay ``payer`` in ``unit`` at ``at``, each with its period-cap
     headroom, and what is left of the payer's pool cap (``None``: no pool cap)."""
-    chain = uow.accounts.chain(payer.id)
+    chain = uow.accounts.chain(payer)
     states = uow.ledger.grant_states([a.id for a in chain], unit, open_only=True)
     zones = {a.id: a.time_zone for a in chain}
     candidates = [

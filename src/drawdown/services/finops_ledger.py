@@ -16,7 +16,7 @@ from drawdown.domain.finops import Level, Node, QueueStatus
 from drawdown.domain.instants import from_micros
 from drawdown.domain.money import Unit, format_units, parse_amount
 from drawdown.services import charges, grants
-from drawdown.services.common import actor_and_reason, unit_of
+from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest
 from drawdown.services.ports import Deps, UnitOfWork
 
@@ -59,7 +59,7 @@ def _coverable(uow: UnitOfWork, row: dict[str, Any]) -> bool:
     if node is None or node["currency"] != row["currency"]:
         return False
     at = rules_.draw_instant(from_micros(row["period_start"]), from_micros(row["imported_at"]))
-    chain = [a.id for a in uow.accounts.chain(row["node_id"])]
+    chain = [a.id for a in uow.accounts.chain(account_of(uow, row["node_id"]))]
     states = uow.ledger.grant_states(chain, row["currency"], open_only=True)
     return any(s.remaining_units > 0 and s.grant.active_at(at) for s in states)
 

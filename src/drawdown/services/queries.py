@@ -42,7 +42,7 @@ def balance(deps: Deps, account: str, unit: str | None = None, *, as_of: object 
         own = _balance(uow, payer.id, code, when, current=as_of is None)
         pooled: int = sum(
             _balance(uow, ancestor.id, code, when, current=as_of is None).available_units
-            for ancestor in uow.accounts.chain(payer.id)[1:]
+            for ancestor in uow.accounts.chain(payer)[1:]
         )
         cap = payer.pool_caps.get(code)
         if cap is not None and pooled:

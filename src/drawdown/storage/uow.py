@@ -74,15 +74,15 @@ class Accounts:
             query = query.where(accounts.c.parent_id == parent)
         return [rows.account_from(r) for r in self.conn.execute(query).mappings()]
 
-    def chain(self, account_id: str) -> list[Account]:
-        """The account and its ancestors, nearest first."""
-        found: list[Account] = []
-        current: str | None = account_id
+    def chain(self, account: Account) -> list[Account]:
+        """The account (already loaded by the caller) and its ancestors, nearest first."""
+        found: list[Account] = [account]
+        current: str | None = account.parent_id
         while current is not None:
-            account = self.get(current)
-            assert account is not None, f"dangling parent {current}"
-            found.append(account)
-            current = account.parent_id
+            parent = self.get(current)
+            assert parent is not None, f"dangling parent {current}"
+            found.append(parent)
+            current = parent.parent_id
         return found
 
 
