@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -106,20 +106,6 @@ class LedgerStore:
     def get(self, tx_id: str) -> Transaction | None:
         row = self.conn.execute(sql.TRANSACTION_BY_ID, {"tx_id": tx_id}).mappings().first()
         return None if row is None else self._with_postings([row])[0]
-
-    def scan(self, after_seq: int, limit: int) -> list[Transaction]:
-        """Transactions in chain order, for verification and export."""
-        found = (
-            self.conn.execute(
-                select(ledger_transactions)
-                .where(ledger_transactions.c.seq > after_seq)
-                .order_by(ledger_transactions.c.seq)
-                .limit(limit)
-            )
-            .mappings()
-            .all()
-        )
-        return self._with_postings(found)
 
     def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
         """Stored transactions in chain order as undecoded primitives, for verification.
@@ -307,12 +293,6 @@ class LedgerStore:
         remaining = dict(self.conn.execute(select(b.grant_id, b.remaining).where(b.grant_id.in_(ids))).all())
         found = self.load_grants(ids)
         return [GrantState(found[gid], remaining[gid]) for gid in ids]
-
-    def iter_all(self, batch: int = 1000) -> Iterator[list[Transaction]]:
-        after = 0
-        while chunk := self.scan(after, batch):
-            yield chunk
-            after = chunk[-1].seq
 
     def add_grant_projection(self, grant: Grant) -> None:
         self.conn.execute(

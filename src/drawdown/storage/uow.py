@@ -99,10 +99,6 @@ class Grants:
         self.conn.execute(insert(grants).values(rows.grant_row(grant)))
         self.ledger.add_grant_projection(grant)
 
-    def for_accounts(self, account_ids: Sequence[str], unit: str) -> list[Grant]:
-        query = select(grants).where(grants.c.account_id.in_(account_ids), grants.c.unit == unit)
-        return [rows.grant_from(r) for r in self.conn.execute(query.order_by(grants.c.created_seq)).mappings()]
-
 
 _WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
