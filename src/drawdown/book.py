@@ -176,6 +176,10 @@ class Book:
         """Record up to 10,000 usage events; each gets accepted, duplicate or rejected."""
         return usage.ingest(self.deps, events)
 
+    def ingest_ndjson(self, data: bytes) -> IngestReport:
+        """Record up to 10,000 events given as NDJSON bytes; a result's index is its 0-based line."""
+        return usage.ingest_ndjson(self.deps, data)
+
     def set_late_cutoff(self, seconds: int) -> None:
         """How old an event may be when it arrives (default 7 days)."""
         usage.set_late_cutoff(self.deps, seconds)

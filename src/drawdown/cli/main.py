@@ -280,19 +280,10 @@ def ingest(
     ):
         task = bar.add_task(f"ingest {file.name}", total=size, summary="")
         for chunk, consumed in _batches(lines, max(1, min(batch, 10_000))):
-            parsed: list[dict[str, Any]] = []
-            where: list[int] = []
-            for number, line in chunk:
-                try:
-                    parsed.append(json.loads(line))
-                    where.append(number)
-                except ValueError as error:
-                    totals["rejected"] += 1
-                    _reject(sink, number, "invalid_json", str(error))
-            for result in book.ingest(parsed).results:
+            for result in book.ingest_ndjson(b"\n".join(line.rstrip(b"\r\n") for _, line in chunk)).results:
                 totals[result.status] += 1
                 if result.status == "rejected":
-                    _reject(sink, where[result.index], result.code or "", result.message or "")
+                    _reject(sink, chunk[result.index][0], result.code or "", result.message or "")
             bar.update(task, advance=consumed, summary=" ".join(f"{k} {v}" for k, v in totals.items()))
     console.print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     if totals["rejected"]:

@@ -23,6 +23,7 @@ from drawdown.domain.holds import Hold, HoldStatus
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Aggregation, Event, Meter, PropertyValue
+from drawdown.services.ports import EventContent, EventRow
 from drawdown.storage.rows import dumps
 from drawdown.storage.schema import (
     account_enforcement,
@@ -69,6 +70,17 @@ class Settings:
         t = account_enforcement
         if self.conn.execute(update(t).where(t.c.account_id == value.account_id).values(fields)).rowcount == 0:
             self.conn.execute(insert(t).values(account_id=value.account_id, **fields))
+
+    def in_mode(self, mode: Mode, account_ids: Sequence[str]) -> set[str]:
+        """Which of ``account_ids`` are set to ``mode`` (the default mode is never stored, so ask for others)."""
+        assert mode is not Mode.ENFORCE, "accounts without settings are in enforce mode"
+        t = account_enforcement.c
+        found: set[str] = set()
+        for i in range(0, len(account_ids), _KEYS_PER_QUERY):
+            chunk = list(account_ids[i : i + _KEYS_PER_QUERY])
+            query = select(t.account_id).where(t.mode == str(mode), t.account_id.in_(chunk))
+            found.update(self.conn.execute(query).scalars())
+        return found
 
     def log_decision(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(enforcement_decisions).values(row))
@@ -137,44 +149,39 @@ class Events:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def fingerprints(self, keys: Sequence[str]) -> dict[str, str]:
-        """The stored fingerprint of each of ``keys`` that was accepted before."""
-        found: dict[str, str] = {}
-        ordered = sorted(set(keys))
-        if self.conn.dialect.name == "postgresql" and ordered:
-            # One array parameter: one plan whatever the batch size (a 1,000-item IN list can
-            # get a generic plan that scans the table once psycopg prepares it).
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
+    def contents(self, keys: Sequence[str]) -> dict[str, EventContent]:
+        """What was stored under each of ``keys`` that was accepted before, in one query."""
+        if not keys:
+            return {}
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        columns = "key, account_id, event_type, event_at, quantity, properties"
+        if self.conn.dialect.name == "postgresql":
+            # One array parameter: one plan whatever the batch size.
             with raw.cursor() as cursor:
-                cursor.execute("SELECT key, fingerprint FROM usage_events WHERE key = ANY(%s)", (ordered,))
-                found.update((key, digest) for key, digest in cursor.fetchall())
-            return found
-        for i in range(0, len(ordered), _KEYS_PER_QUERY):
-            chunk = ordered[i : i + _KEYS_PER_QUERY]
-            query = select(usage_events.c.key, usage_events.c.fingerprint).where(usage_events.c.key.in_(chunk))
-            found.update((key, digest) for key, digest in self.conn.execute(query))
-        return found
+                cursor.execute(f"SELECT {columns} FROM usage_events WHERE key = ANY(%s)", (list(keys),))
+                found = cursor.fetchall()
+        else:
+            query = f"SELECT {columns} FROM usage_events WHERE key IN (SELECT value FROM json_each(?))"
+            found = raw.execute(query, (json.dumps(list(keys)),)).fetchall()
+        return {row[0]: row[1:] for row in found}
 
-    def add_many(self, events: Sequence[tuple[Event, str, str]], recorded_at: int) -> None:
-        """Insert ``(event, fingerprint, properties JSON)`` in key order (index-friendly), in one statement."""
-        if not events:
+    def add_many(self, rows: Sequence[EventRow]) -> None:
+        """Insert rows in the column order of ``usage_events``, sorted by key (index-friendly), in one statement."""
+        if not rows:
             return
-        rows = [
-            (e.key, e.account_id, e.event_type, to_micros(e.event_at), e.quantity_micros, props, fp, recorded_at, 0)
-            for e, fp, props in sorted(events, key=lambda triple: triple[0].key)
-        ]  # fmt: skip
-        columns = [c.name for c in usage_events.columns]
+        ordered = sorted(rows)
+        columns = ", ".join(c.name for c in usage_events.columns)
         raw = self.conn.connection.driver_connection
         assert raw is not None
         if self.conn.dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path; it runs inside this unit of work's transaction.
-            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
+            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({columns}) FROM STDIN") as copy:
+                for row in ordered:
                     copy.write_row(row)
             return
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ({marks})", rows)
+        marks = ", ".join("?" * len(usage_events.columns))
+        raw.executemany(f"INSERT INTO usage_events ({columns}) VALUES ({marks})", ordered)
 
     def grouped(self, meter: Meter, account_id: str, bounds: Sequence[tuple[int, int]]) -> list[Decimal]:
         """Count, sum or max of the quantity per ``[start, end)`` bound, in one SQL query."""
