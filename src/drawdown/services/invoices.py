@@ -15,6 +15,7 @@ from typing import Any
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import UsageTotal
+from drawdown.domain.commitments import TermInvoice, closing_term
 from drawdown.domain.contracts import Availability, Contract, contract_in_force
 from drawdown.domain.drawdown import Candidate
 from drawdown.domain.errors import (
@@ -72,6 +73,7 @@ class Loaded:
     previous: StoredInvoice | None  # the account's latest invoice, if any
     candidates: list[Candidate]
     pool_headroom_units: int | None
+    term_invoices: list[TermInvoice]  # the invoices of a term this month closes (see term_invoices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +157,8 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Rated], who: str, now: datet
         notes = _settle_outcomes(deps, uow, r.invoice, invoice_id, doc, who, now)
         stored = StoredInvoice(
             invoice_id, r.payer.id, r.billing, r.unit.code, InvoiceStatus.FINALIZED, r.invoice.total("amount_units"),
-            r.invoice.total("credited_units"), r.invoice.amount_due_units, now, doc, now, None, tuple(notes),
+            r.invoice.total("credited_units"), r.invoice.amount_due_units, r.invoice.commit_spend_units, now, doc,
+            now, None, tuple(notes),
         )  # fmt: skip
         stored_all.append(stored)
     uow.invoices.add_many(stored_all)
@@ -171,14 +174,32 @@ def _credits_key(account_id: str, billing: Period) -> str:
 
 def load_one(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) -> Loaded:
     candidates, pool = candidates_for(uow, payer, payer.currency, now)
+    contracts = uow.contracts.versions(payer.id)
     return Loaded(
-        uow.contracts.versions(payer.id),
+        contracts,
         uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=now),
         uow.availability.records(payer.id, billing),
         uow.invoices.latest(payer.id),
         candidates,
         pool,
+        term_invoices(uow, [payer], billing, {payer.id: contracts})[payer.id],
     )
+
+
+def term_invoices(
+    uow: UnitOfWork, payers: list[Account], billing: Period, contracts: dict[str, list[Contract]]
+) -> dict[str, list[TermInvoice]]:
+    """For each payer whose contract in force closes a term commitment with ``billing``, the
+    stored invoices inside that term (one query per distinct term); empty for the others."""
+    found: dict[str, list[TermInvoice]] = {p.id: [] for p in payers}
+    closing: dict[Period, list[str]] = {}
+    for p in payers:
+        term = closing_term(contract_in_force(contracts[p.id], billing.start), billing, zone(p.time_zone))
+        if term is not None:
+            closing.setdefault(term, []).append(p.id)
+    for term, ids in closing.items():
+        found.update(uow.invoices.in_term(ids, term))
+    return found
 
 
 def compute(
@@ -202,6 +223,7 @@ def compute(
     rating = RatingInput(
         payer.id, unit, billing, payer.time_zone, now, book, contract, tuple(loaded.usage),
         late_usage(uow, payer, billing, now, loaded.previous, loaded.contracts, versions), tuple(loaded.availability),
+        tuple(loaded.term_invoices),
     )  # fmt: skip
     invoice = apply_credits(rate(rating), loaded.candidates, payer.drawdown_policy, loaded.pool_headroom_units)
     grants = {c.grant.id: c.grant for c in loaded.candidates}
