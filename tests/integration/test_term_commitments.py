@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from drawdown.book import Book
+from drawdown.domain.errors import InvoiceCountedInTerm
 from drawdown.storage.engine import engine_for
 from drawdown.storage.migrate import upgrade
 from drawdown.storage.schema import invoices
@@ -149,6 +150,21 @@ def test_voiding_the_terms_last_invoice_voids_its_true_up_and_credits_it_drew(bo
     assert (voided.status, voided.outstanding.units) == ("voided", 0)
     assert book.balance("acme").available_units == 100_000_000
     assert book.finalize_invoice("acme", "2026-10").id == final.id  # the month stays invoiced: no second true-up
+
+
+def test_an_invoice_counted_by_a_frozen_term_true_up_is_voided_only_after_the_invoice_that_closed_the_term(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book, clock)
+    book.amend_contract("acme", {"term_commit": Q3}, effective_at=at("2026-08-01T00:00:00"))
+    august, _, october = (
+        bill(book, clock, month, api) for month, api in zip(MONTHS, ("5000", "10000", "1000"), strict=True)
+    )
+    with pytest.raises(InvoiceCountedInTerm) as refused:
+        book.void_invoice(august.id, reason="billed in error")
+    assert (refused.value.data["counted_by"], refused.value.data["rule"]) == (october.id, "q3-300")
+    book.void_invoice(october.id, reason="reopen the term")
+    assert book.void_invoice(august.id, reason="billed in error").status == "voided"
 
 
 def test_an_invoice_run_trues_up_the_term_like_a_single_finalize(book: Book, clock: FixedClock) -> None:

@@ -21,6 +21,7 @@ from drawdown.domain.instants import Period, month_period, zone
 from drawdown.domain.invoice_records import StoredInvoice
 from drawdown.domain.pricing import PriceBook
 from drawdown.services.charges import candidates_for_many
+from drawdown.services.commitments import term_invoices
 from drawdown.services.common import actor_and_reason, unit_of
 from drawdown.services.invoices import (
     Loaded,
@@ -29,7 +30,6 @@ from drawdown.services.invoices import (
     compute,
     finalize_invoice,
     freeze,
-    term_invoices,
 )
 from drawdown.services.ports import Deps, UnitOfWork
 

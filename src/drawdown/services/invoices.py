@@ -15,7 +15,7 @@ from typing import Any
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import UsageTotal
-from drawdown.domain.commitments import TermInvoice, closing_term
+from drawdown.domain.commitments import TermInvoice
 from drawdown.domain.contracts import Availability, Contract, contract_in_force
 from drawdown.domain.drawdown import Candidate
 from drawdown.domain.errors import (
@@ -36,6 +36,7 @@ from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
 from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.services.charges import candidates_for
+from drawdown.services.commitments import check_not_counted_in_term, term_invoices
 from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest, issue_within
 from drawdown.services.late_usage import late_usage
@@ -186,22 +187,6 @@ def load_one(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) ->
     )
 
 
-def term_invoices(
-    uow: UnitOfWork, payers: list[Account], billing: Period, contracts: dict[str, list[Contract]]
-) -> dict[str, list[TermInvoice]]:
-    """For each payer whose contract in force closes a term commitment with ``billing``, the
-    stored invoices inside that term (one query per distinct term); empty for the others."""
-    found: dict[str, list[TermInvoice]] = {p.id: [] for p in payers}
-    closing: dict[Period, list[str]] = {}
-    for p in payers:
-        term = closing_term(contract_in_force(contracts[p.id], billing.start), billing, zone(p.time_zone))
-        if term is not None:
-            closing.setdefault(term, []).append(p.id)
-    for term, ids in closing.items():
-        found.update(uow.invoices.in_term(ids, term))
-    return found
-
-
 def compute(
     uow: UnitOfWork,
     payer: Account,
@@ -275,6 +260,7 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
         stored = _stored(uow, invoice_id)
         if stored.status is InvoiceStatus.VOIDED:
             raise InvoiceAlreadyVoided(f"invoice {invoice_id} was already voided", field="invoice_id")
+        check_not_counted_in_term(uow, stored)
         unit = unit_of(uow, stored.currency)
         drafts = []
         original = uow.ledger.find_by_key(_credits_key(stored.account_id, stored.period))

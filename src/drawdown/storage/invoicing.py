@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -169,6 +170,18 @@ class Invoices:
             period = Period(from_micros(start), from_micros(end))
             found[account].append(TermInvoice(invoice_id, period, spend, status == str(InvoiceStatus.VOIDED)))
         return found
+
+    def documents_after(self, account_id: str, after: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """The ids and documents of the account's first ``limit`` finalized invoices after ``after``."""
+        t = invoices.c
+        query = (
+            select(t.id, t.document)
+            .where(t.account_id == account_id, t.period_start > to_micros(after))
+            .where(t.status == str(InvoiceStatus.FINALIZED))
+            .order_by(t.period_start)
+            .limit(limit)
+        )
+        return [(invoice_id, json.loads(doc)) for invoice_id, doc in self.conn.execute(query)]
 
     def add(self, invoice: StoredInvoice) -> None:
         self.add_many([invoice])
