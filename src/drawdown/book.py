@@ -269,6 +269,10 @@ class Book:
         """Add the next version of an account's contract (the first version creates it)."""
         return pricing.amend_contract(self.deps, account, terms, effective_at=effective_at)
 
+    def contracts(self, account: str) -> list[Contract]:
+        """Every version of the account's contract, oldest first (amendments keep history)."""
+        return pricing.contracts(self.deps, account)
+
     def record_usage(self, account: str, events: Sequence[Mapping[str, Any]]) -> int:
         """Store usage events (event_id, product, quantity, occurred_at); repeats are ignored."""
         return pricing.record_usage(self.deps, account, events)

@@ -77,6 +77,7 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
         {"id": f"pb-{role}", "unit": "USD", "prices": [PRICE]},
     ),
     "amend_contract": lambda w, role: ("POST", "/v1/accounts/acme/contracts", {"price_book": "default"}),
+    "list_contracts": lambda w, role: ("GET", "/v1/accounts/acme/contracts", None),
     "preview_invoice": lambda w, role: (
         "GET",
         f"/v1/accounts/{invoicing(w) and 'acme'}/invoices/preview?period=2026-03",

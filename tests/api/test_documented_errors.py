@@ -34,6 +34,7 @@ MISSING = {  # a request naming something that does not exist
     "configure_enforcement": ("PUT", "/v1/accounts/ghost/enforcement", {"mode": "enforce"}),
     "publish_price_book": ("POST", "/v1/price-books", {"id": "pb", "unit": "GHOST_CREDIT", "prices": [PRICE]}),
     "amend_contract": ("POST", "/v1/accounts/ghost/contracts", {"price_book": "default"}),
+    "list_contracts": ("GET", "/v1/accounts/ghost/contracts", None),
     "preview_invoice": ("GET", "/v1/accounts/ghost/invoices/preview?period=2026-03", None),
     "finalize_invoice": ("POST", "/v1/accounts/ghost/invoices", {"period": "2026-03"}),
     "get_invoice": ("GET", "/v1/invoices/inv_ghost", None),

@@ -19,7 +19,7 @@ BOOK_METHODS = [
     "ledger", "unit", "verify", "void_grant",
     "authorize", "burn_usage", "capture", "configure_account", "define_meter", "define_rate_card", "expire_holds",
     "hold", "ingest", "ingest_ndjson", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff",
-    "publish_price_book", "amend_contract", "record_usage",
+    "publish_price_book", "amend_contract", "contracts", "record_usage",
     "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
     "run_invoices",
     "account", "accounts", "audit", "authenticate", "create_key", "grant", "keys", "purge_stored_responses",

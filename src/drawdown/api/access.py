@@ -47,6 +47,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     # pricing and invoicing (issue 5)
     "publish_price_book": frozenset({A, F}),
     "amend_contract": frozenset({A, F}),
+    "list_contracts": frozenset({A, F, S, C}),  # customer: its own account only
     "preview_invoice": frozenset({A, F, S, C}),  # customer: its own account only
     "finalize_invoice": frozenset({A, F}),
     "get_invoice": frozenset({A, F, S, C}),  # customer: its own invoices only

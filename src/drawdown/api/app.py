@@ -182,7 +182,8 @@ _ERRORS = {
     "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`, "
     "`meter_already_exists`, `hold_already_captured`, `hold_already_released`, `hold_expired`, "
     "`kill_switch_engaged` (reserving while the kill switch is on), `invoice_already_finalized`, "
-    "`invoice_out_of_order`, `invoice_already_voided`, `credit_note_too_large`, `finops_rule_already_exists`.",
+    "`invoice_out_of_order`, `invoice_already_voided`, `invoice_counted_in_term` (voiding an invoice a term "
+    "true-up counted), `credit_note_too_large`, `finops_rule_already_exists`.",
     413: "The body is over 1 MiB (`request_too_large`), whatever the route.",
     422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
     " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
@@ -196,9 +197,9 @@ _ERRORS = {
 _NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue_grants", "list_grants",
               "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge", "get_meter_readings",
               "authorize", "create_hold", "capture_hold", "release_hold", "get_hold", "create_rate_card",
-              "configure_enforcement", "publish_price_book", "amend_contract", "preview_invoice", "finalize_invoice",
-              "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note", "create_finops_node",
-              "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
+              "configure_enforcement", "publish_price_book", "amend_contract", "list_contracts", "preview_invoice",
+              "finalize_invoice", "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note",
+              "create_finops_node", "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
 _REFUSED = {"create_charge", "create_hold"}  # may answer 402 insufficient_credit
 _NO_IDEMPOTENCY_KEY = {"authorize"}  # a POST that writes nothing: no key, no 409
 

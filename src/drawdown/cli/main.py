@@ -389,10 +389,11 @@ def invoice_run(
         raise typer.Exit(5)
 
 
-def _register_finops() -> None:
-    from drawdown.cli import finops
+def _register_subcommands() -> None:
+    from drawdown.cli import contracts, finops
 
+    app.add_typer(contracts.app, name="contract")
     app.add_typer(finops.app, name="finops")
 
 
-_register_finops()
+_register_subcommands()

@@ -299,7 +299,8 @@ contracts = Table(
 )
 
 # One row per finalized invoice; its document is frozen. ``status`` and ``voided_at`` are the
-# only columns that ever change (finalized -> voided).
+# only columns that ever change (finalized -> voided). ``commit_spend_units`` (migration 0006)
+# is the spend a term commitment counts: Σ line amount − discount, term true-ups excluded.
 invoices = Table(
     "invoices",
     metadata,
@@ -312,6 +313,7 @@ invoices = Table(
     Column("subtotal_units", BigInteger, nullable=False),
     Column("credits_units", BigInteger, nullable=False),
     Column("amount_due_units", BigInteger, nullable=False),
+    Column("commit_spend_units", BigInteger, nullable=False, server_default="0"),
     Column("usage_cutoff", BigInteger, nullable=False),
     Column("document", Text, nullable=False),
     Column("finalized_at", BigInteger, nullable=False),
