@@ -75,7 +75,7 @@ good = {
                                                                               st.integers(-5, 5)), max_size=3),
 }  # fmt: skip
 near_misses = {
-    "key": st.sampled_from(["k" * 255, "k" * 256, "", 5]),
+    "key": st.sampled_from(["k" * 255, "k" * 256, "", 5, "k\x00"]),
     "account": st.sampled_from(["a" * 64, "a" * 65, "acct-1\n", "_acct", "acct 1"]),
     "type": st.sampled_from(["api_call\n", "api call", None]),
     "time": st.sampled_from(["2026-03-29T01:35:00+00:00", "2026-03-29T01:36:00+00:00", "2026-03-22T01:30:00Z",
@@ -85,7 +85,7 @@ near_misses = {
     "properties": st.sampled_from([{"a": 1.5}, {"a": 10**15}, {"a": 10**15 + 1}, {"a": -(10**15) - 1},
                                    {"a": "v" * 200}, {"a": "v" * 201}, {"": "x"}, {"k" * 64: 1}, {"k" * 65: 1},
                                    {str(i): i for i in range(20)}, {str(i): i for i in range(21)}, {"a": None},
-                                   {"b": True, "a": 1}, {3: "x"}, None, [], "flat"]),
+                                   {"b": True, "a": 1}, {3: "x"}, {"a\x00": 1}, {"a": "v\x00"}, None, [], "flat"]),
 }  # fmt: skip
 anything = {
     name: st.one_of(broad, near_misses[name])

@@ -34,6 +34,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "list_audit": frozenset({A, F}),
     # usage and enforcement (issue 3)
     "ingest_events": frozenset({A, V}),
+    "ingest_events_ndjson": frozenset({A, V}),
     "create_meter": frozenset({A, F}),
     "get_meter_readings": frozenset({A, F, S, V, C}),  # customer: its own account only
     "authorize": frozenset({A, V}),

@@ -76,6 +76,7 @@ TERM_MONTHS_MAX = 120  # a term commitment spans at most ten years of billing mo
 GRANTS_PER_BATCH_MAX = 1_000
 PAGE_SIZE_MAX = 1_000
 REQUEST_BODY_BYTES_MAX = 1024 * 1024
+EVENTS_BODY_BYTES_MAX = 16 * 1024 * 1024  # a 10,000-event batch, as JSON or NDJSON (~1.6 KiB an event)
 REQUEST_HEADER_BYTES_MAX = 16 * 1024
 API_IDEMPOTENCY_KEY_LENGTH_MAX = 200  # the book's key is "<key id>:<caller's key>", at most 255
 IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600  # stored API responses are kept at least this long

@@ -87,9 +87,9 @@ def parse_event(raw: Mapping[str, Any], window: Window) -> Event:
     if not isinstance(raw, Mapping):
         raise InvalidField("an event must be an object", field="event")
     key = raw.get("key", raw.get("idempotency_key"))
-    if not isinstance(key, str) or not key or len(key) > limits.IDEMPOTENCY_KEY_LENGTH_MAX:
+    if not isinstance(key, str) or not key or len(key) > limits.IDEMPOTENCY_KEY_LENGTH_MAX or "\x00" in key:
         raise InvalidField(
-            f"key (the event's idempotency key) must be 1–{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters",
+            f"key (the event's idempotency key) must be 1–{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters, without NUL",
             field="key",
         )
     account = require_id(raw.get("account"), field="account")
@@ -139,6 +139,8 @@ def _usual(raw: object, ids: set[str], oldest: datetime, newest: datetime) -> Ev
     key, account, event_type, at = raw.get("key"), raw.get("account"), raw.get("type"), raw.get("time")
     if type(key) is not str or not 0 < len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX or type(at) is not str:
         return None
+    if "\x00" in key:
+        return None
     if account not in ids:
         if type(account) is not str or len(account) > limits.ID_LENGTH_MAX or not _ID.match(account):
             return None
@@ -172,11 +174,11 @@ def _usual(raw: object, ids: set[str], oldest: datetime, newest: datetime) -> Ev
         return None
     else:
         for name, value in properties.items():
-            if type(name) is not str or not 0 < len(name) <= limits.EVENT_PROPERTY_KEY_LENGTH_MAX:
+            if type(name) is not str or not 0 < len(name) <= limits.EVENT_PROPERTY_KEY_LENGTH_MAX or "\x00" in name:
                 return None
             kind = type(value)
             if kind is str:
-                if len(value) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX:
+                if len(value) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX or "\x00" in value:
                     return None
             elif kind is int:
                 if not -_PROPERTY_INT_MAX <= value <= _PROPERTY_INT_MAX:
@@ -219,12 +221,14 @@ def parse_properties(raw: Mapping[str, Any]) -> dict[str, PropertyValue]:
         )
     clean: dict[str, PropertyValue] = {}
     for key, item in value.items():
-        if not isinstance(key, str) or not key or len(key) > limits.EVENT_PROPERTY_KEY_LENGTH_MAX:
-            raise InvalidProperties(f"property name {str(key)[:64]!r} is empty or too long", field="properties")
+        if not isinstance(key, str) or not key or len(key) > limits.EVENT_PROPERTY_KEY_LENGTH_MAX or "\x00" in key:
+            raise InvalidProperties(
+                f"property name {str(key)[:64]!r} is empty, too long or holds a NUL", field="properties"
+            )
         if isinstance(item, float):
             raise FloatNotAllowed(f"property {key} is a float; send a decimal string", field="properties")
-        if isinstance(item, str) and len(item) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX:
-            raise InvalidProperties(f"property {key} is longer than 200 characters", field="properties")
+        if isinstance(item, str) and (len(item) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX or "\x00" in item):
+            raise InvalidProperties(f"property {key} is longer than 200 characters or holds a NUL", field="properties")
         if not isinstance(item, _PROPERTY_TYPES) or (isinstance(item, int) and abs(item) > _PROPERTY_INT_MAX):
             raise InvalidProperties(
                 f"property {key} must be a short string, an integer or a boolean", field="properties"
