@@ -48,6 +48,7 @@ from drawdown.services import (
     pricing,
     queries,
     requests,
+    upkeep,
     usage,
 )
 from drawdown.services.charges import ChargeResult
@@ -60,6 +61,7 @@ from drawdown.services.invoices import InvoiceView
 from drawdown.services.keys import CreatedKey
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.services.upkeep import SweepReport
 from drawdown.services.usage import BurnReport, IngestReport, MeterReading
 from drawdown.storage.fast_reads import CurrentBalances
 
@@ -251,6 +253,10 @@ class Book:
 
     def hold(self, hold_id: str) -> Hold:
         return holds.hold(self.deps, hold_id)
+
+    def sweep(self) -> SweepReport:
+        """One upkeep pass: release expired holds, expire lapsed grants, burn async usage."""
+        return upkeep.sweep(self.deps)
 
     def expire_holds(self, *, now: datetime | None = None) -> list[Hold]:
         """Release every open hold past its TTL; safe to run any number of times."""

@@ -18,7 +18,7 @@ BOOK_METHODS = [
     "balance", "charge", "close", "create_account", "define_unit", "expire_due", "grants", "issue_grant",
     "ledger", "unit", "verify", "void_grant",
     "authorize", "burn_usage", "capture", "configure_account", "define_meter", "define_rate_card", "expire_holds",
-    "hold", "ingest", "ingest_ndjson", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff",
+    "hold", "ingest", "ingest_ndjson", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff", "sweep",
     "publish_price_book", "amend_contract", "contracts", "record_usage",
     "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
     "run_invoices",

@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -132,14 +133,54 @@ async def _on_body_too_large(_: Any, error: Exception) -> Response:
     return problems.http_problem("request_too_large", f"the body is over {most} bytes")
 
 
+async def _upkeep(book: Book, metrics: Metrics, interval: float) -> None:
+    """Sweep every ``interval`` seconds (holds past TTL, lapsed grants, async usage) and purge
+    stored responses hourly, in a worker thread; a failure is logged and the next sweep retries."""
+    purged_at = time.monotonic()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await asyncio.to_thread(book.sweep)
+            if time.monotonic() - purged_at >= limits.PURGE_EVERY_SECONDS:
+                purged_at = time.monotonic()
+                await asyncio.to_thread(book.purge_stored_responses)
+        except Exception:
+            metrics.sweep_failures.inc()
+            log.exception("sweep failed")
+            continue
+        for kind, count in (
+            ("holds_expired", report.holds_expired),
+            ("grants_expired", report.grants_expired),
+            ("usage_charged", report.usage_charged),
+            ("usage_skipped", report.usage_skipped),
+        ):
+            metrics.swept.labels(kind).inc(count)
+        if report.changed:
+            log.info(
+                "swept",
+                extra={
+                    "holds_expired": report.holds_expired,
+                    "grants_expired": report.grants_expired,
+                    "usage_charged": report.usage_charged,
+                    "usage_skipped": report.usage_skipped,
+                },
+            )
+
+
 def create_app(book: Book, settings: ServerSettings | None = None, *, close_book: bool = False) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         purged = book.purge_stored_responses()
         log.info("started", extra={"stored_responses_purged": purged})
+        interval = float(app.state.settings.sweep_seconds)
+        upkeep = asyncio.create_task(_upkeep(book, metrics, interval)) if interval > 0 else None
         yield
+        if upkeep is not None:
+            upkeep.cancel()
+            with suppress(asyncio.CancelledError):
+                await upkeep
         if close_book:
             book.close()
         log.info("stopped")

@@ -77,11 +77,18 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str | None, typer.Option(envvar="DRAWDOWN_LOG_LEVEL")] = None,
+    sweep_seconds: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DRAWDOWN_SWEEP_SECONDS",
+            help="Seconds between upkeep sweeps (expired holds, lapsed grants, async usage); 0 = off.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (uvicorn) on the embedded SQLite store by default, or --db postgresql+psycopg://…"""
     settings = bootstrap.ServerSettings.from_env(
         db=bootstrap.database_url(db), host=host, port=port, support_grant_limit=support_grant_limit,
-        log_level=log_level,
+        log_level=log_level, sweep_seconds=sweep_seconds,
     )  # fmt: skip
     with opened(settings.db):  # create or migrate the store first, reporting errors as the CLI does
         pass
@@ -96,6 +103,7 @@ def _serve(settings: bootstrap.ServerSettings) -> None:
     os.environ.update({
         "DRAWDOWN_DB": settings.db, "DRAWDOWN_HOST": settings.host, "DRAWDOWN_PORT": str(settings.port),
         "DRAWDOWN_SUPPORT_GRANT_LIMIT": str(settings.support_grant_limit), "DRAWDOWN_LOG_LEVEL": settings.log_level,
+        "DRAWDOWN_SWEEP_SECONDS": str(settings.sweep_seconds),
     })  # fmt: skip
     # A factory by import path: the CLI and the API are sibling edges and never import each other.
     uvicorn.run(
@@ -219,6 +227,23 @@ def verify(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")]
         console.print(f"[red]broken[/red] at seq {brk.seq} ({brk.transaction_id or 'missing'}): {brk.problem}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def sweep(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One upkeep pass: release holds past their TTL, expire lapsed grants, burn async usage.
+
+    `drawdown serve` sweeps every few seconds by itself; run this from cron when the server's
+    sweep is off (DRAWDOWN_SWEEP_SECONDS=0) or for a store no server runs on.
+    """
+    with opened(db) as book:
+        report = book.sweep()
+    counts = {"holds_expired": report.holds_expired, "grants_expired": report.grants_expired,
+              "usage_charged": report.usage_charged, "usage_skipped": report.usage_skipped}  # fmt: skip
+    if as_json:
+        print(json.dumps(counts))
+    else:
+        console.print(" · ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.items()))
 
 
 @app.command()

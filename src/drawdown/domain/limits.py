@@ -80,3 +80,5 @@ EVENTS_BODY_BYTES_MAX = 16 * 1024 * 1024  # a 10,000-event batch, as JSON or NDJ
 REQUEST_HEADER_BYTES_MAX = 16 * 1024
 API_IDEMPOTENCY_KEY_LENGTH_MAX = 200  # the book's key is "<key id>:<caller's key>", at most 255
 IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600  # stored API responses are kept at least this long
+SWEEP_SECONDS_MAX = 3600  # the server's upkeep sweep runs at least hourly unless turned off
+PURGE_EVERY_SECONDS = 3600  # how often the server purges stored responses past retention
