@@ -1,6 +1,8 @@
 """Metering benchmarks, each against a raw baseline measured in the same run.
 
-    .venv/bin/python bench/bench_metering.py [--quick]
+    .venv/bin/python bench/bench_metering.py [--quick] [--holds]
+
+``--holds`` runs only cases 4 and 5.
 
 1. idempotent ingest, batches of 10,000 with 10 % duplicates (SQLite)
    vs bare ``executemany`` of the same rows into a table with a UNIQUE key   target >= 0.6x
@@ -38,6 +40,7 @@ from drawdown.book import Book
 
 BATCH = 10_000
 QUICK = "--quick" in sys.argv
+HOLDS_ONLY = "--holds" in sys.argv
 BATCHES = 2 if QUICK else 4
 OPS = 200 if QUICK else 600
 NOW = datetime.now(UTC)
@@ -264,9 +267,10 @@ def bench_holds(tmp: Path) -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        bench_sqlite_ingest(tmp)
-        bench_ndjson(tmp)
-        bench_postgres()
+        if not HOLDS_ONLY:
+            bench_sqlite_ingest(tmp)
+            bench_ndjson(tmp)
+            bench_postgres()
         bench_holds(tmp)
     print("\n| benchmark | drawdown | baseline | ratio | note |\n| --- | --- | --- | --- | --- |")
     for row in RESULTS:

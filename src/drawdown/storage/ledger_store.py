@@ -104,8 +104,8 @@ class LedgerStore:
         return self._with_postings(found)[0] if found else None
 
     def get(self, tx_id: str) -> Transaction | None:
-        row = self.conn.execute(sql.TRANSACTION_BY_ID, {"tx_id": tx_id}).mappings().first()
-        return None if row is None else self._with_postings([row])[0]
+        found = sql.P_TRANSACTION_BY_ID.mappings(self.conn, {"tx_id": tx_id})
+        return self._with_postings(found)[0] if found else None
 
     def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
         """Stored transactions in chain order as undecoded primitives, for verification.
@@ -154,6 +154,10 @@ class LedgerStore:
     def _with_postings(self, tx_rows: Sequence[Any]) -> list[Transaction]:
         if not tx_rows:
             return []
+        if len(tx_rows) == 1:  # one transaction (a replay, a hold being resolved): the prepared statement
+            (row,) = tx_rows
+            legs_of_one = sql.P_ENTRIES_OF_SEQ.mappings(self.conn, {"seq": row["seq"]})
+            return [rows.transaction_from(row, tuple(rows.posting_from(leg) for leg in legs_of_one))]
         seqs = [r["seq"] for r in tx_rows]
         legs: dict[int, list[Any]] = defaultdict(list)
         for row in self.conn.execute(sql.ENTRIES_OF, {"seqs": seqs}).mappings():
@@ -178,11 +182,8 @@ class LedgerStore:
         return states
 
     def kind_totals(self, account_id: str, unit: str) -> dict[EntryKind, int]:
-        t = account_balances.c
-        row = self.conn.execute(
-            select(*(getattr(t, str(k)) for k in ACCOUNT_KINDS)).where(t.account_id == account_id, t.unit == unit)
-        ).first()
-        return {} if row is None else {k: row[i] for i, k in enumerate(ACCOUNT_KINDS)}
+        found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
+        return {} if not found else {k: found[0][str(k)] for k in ACCOUNT_KINDS}
 
     def cached_balance(self, account_id: str, unit: str, now: datetime) -> Balance | None:
         """The balance kept at the last post, if nothing has changed its meaning since."""
