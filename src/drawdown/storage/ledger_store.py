@@ -168,10 +168,14 @@ class LedgerStore:
         self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
     ) -> list[GrantState]:
         """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
-        query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
-        found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
-        if grant_id is not None:
-            found = [row for row in found if row[0] == grant_id]
+        if grant_id is None:
+            query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
+            found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
+        else:  # one grant by its key, not all of its owner's: a capture asks for each grant it held
+            params = [{"owner": owner, "unit": unit, "grant_id": grant_id} for owner in owner_ids]
+            found = [row for p in params for row in sql.P_ONE_GRANT_STATE.rows(self.conn, p)]
+            if open_only:
+                found = [row for row in found if row[1] > 0 and row[6] is None]
         grants_by_id = self.load_grants([row[0] for row in found])
         # Positional: rows come in statements.GRANT_STATE_COLUMNS order, and this runs per charge.
         states = [
