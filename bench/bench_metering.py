@@ -1,6 +1,8 @@
 """Metering benchmarks, each against a raw baseline measured in the same run.
 
-    .venv/bin/python bench/bench_metering.py [--quick] [--only=ingest,ndjson,postgres,holds]
+    .venv/bin/python bench/bench_metering.py [--quick] [--only=ingest,ndjson,postgres,holds] [--holds]
+
+``--holds`` runs only cases 4 and 5 (the same as ``--only=holds``).
 
 1. idempotent ingest, batches of 10,000 with 10 % duplicates (SQLite)
    vs bare ``executemany`` of the same rows into a table with a UNIQUE key   target >= 0.6x
@@ -39,6 +41,8 @@ from drawdown.book import Book
 BATCH = 10_000
 QUICK = "--quick" in sys.argv
 ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")  # e.g. --only=ingest,ndjson
+if "--holds" in sys.argv:
+    ONLY = "holds"
 BATCHES = 2 if QUICK else 4
 OPS = 200 if QUICK else 600
 NOW = datetime.now(UTC)

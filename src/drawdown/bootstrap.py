@@ -22,6 +22,7 @@ from drawdown.domain import limits
 from drawdown.domain.errors import InvalidField
 from drawdown.domain.money import parse_decimal
 from drawdown.services.ports import Clock, Deps
+from drawdown.storage.definition_cache import DefinitionCache
 from drawdown.storage.engine import engine_for
 from drawdown.storage.fast_reads import CurrentBalances
 from drawdown.storage.grant_cache import GrantCache
@@ -61,7 +62,7 @@ def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool =
     engine = engine_for(database_url(url))
     if migrate:
         upgrade(engine)
-    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache())
+    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache(), definitions=DefinitionCache())
     deps = Deps(uow=uow, clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine))
     return deps, engine
 

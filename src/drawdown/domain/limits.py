@@ -38,6 +38,8 @@ BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 CHECKPOINT_EVERY_ENTRIES = 512
 # Grants kept in memory per process (they are immutable, so caching them is always safe).
 GRANT_CACHE_ENTRIES_MAX = 200_000
+# Units and rate-card versions kept in memory per process (insert-only, so equally safe).
+DEFINITION_CACHE_ENTRIES_MAX = 10_000
 
 # Usage events and meters.
 EVENTS_PER_BATCH_MAX = 10_000

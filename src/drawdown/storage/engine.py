@@ -53,7 +53,9 @@ def _sqlite_engine(url: str, *, in_memory: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        # Straight on the driver: every unit of work begins here, and exec_driver_sql's
+        # execution context costs more than the statement itself.
         writing = connection.info.get("write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+        connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
     return engine
