@@ -200,12 +200,10 @@ def _periods(
 def _store_spend(
     uow: UnitOfWork, batch: ExportBatch, replaced: set[tuple[datetime, str]], import_id: str, now: datetime
 ) -> int:
-    rules = _rules(uow)
     totals: defaultdict[tuple[datetime, str, str, str], Decimal] = defaultdict(Decimal)
     for line in batch.spend:
         if (line.period_start, line.currency) in replaced:
-            node = rules_.match(rules, line.attributes)
-            totals[(line.period_start, node, line.service, line.currency)] += line.amount
+            totals[(line.period_start, line.node_id, line.service, line.currency)] += line.amount
     for start, currency in replaced:  # a restated period replaces: rows it no longer has drop to zero
         for row in uow.finops.spend(period_start=to_micros(start), currency=currency):
             totals.setdefault((start, row["node_id"], row["service"], currency), Decimal(0))
