@@ -19,7 +19,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, localcontext
 
 from drawdown.domain import finops as rules_
 from drawdown.domain.errors import FinOpsRuleAlreadyExists, InvalidField
@@ -197,13 +197,17 @@ def _periods(
     return kinds
 
 
+_EXACT = Context(prec=100, traps=[Inexact, InvalidOperation])  # exported amounts add up exactly, or fail loudly
+
+
 def _store_spend(
     uow: UnitOfWork, batch: ExportBatch, replaced: set[tuple[datetime, str]], import_id: str, now: datetime
 ) -> int:
     totals: defaultdict[tuple[datetime, str, str, str], Decimal] = defaultdict(Decimal)
-    for line in batch.spend:
-        if (line.period_start, line.currency) in replaced:
-            totals[(line.period_start, line.node_id, line.service, line.currency)] += line.amount
+    with localcontext(_EXACT):  # sums of exported amounts, never rounded by the default 28 digits
+        for line in batch.spend:
+            if (line.period_start, line.currency) in replaced:
+                totals[(line.period_start, line.node_id, line.service, line.currency)] += line.amount
     for start, currency in replaced:  # a restated period replaces: rows it no longer has drop to zero
         for row in uow.finops.spend(period_start=to_micros(start), currency=currency):
             totals.setdefault((start, row["node_id"], row["service"], currency), Decimal(0))
