@@ -1,10 +1,11 @@
 """Usage: defining meters, ingesting events, reading meters, burning async-mode usage.
 
-``ingest`` takes a batch of up to ``EVENTS_PER_BATCH_MAX`` raw events and answers per
-event: ``accepted``, ``duplicate`` (same key, same content) or ``rejected`` with the code
-and message of the typed error. Rejected events write nothing; the accepted ones are all
-written in one database transaction. Keys are kept forever, so the dedupe window is
-unbounded: a key seen once is recognised on every later submission.
+``ingest`` takes a batch of up to ``EVENTS_PER_BATCH_MAX`` raw events (``ingest_ndjson``
+the same as NDJSON bytes) and answers per event: ``accepted``, ``duplicate`` (same key,
+same stored content) or ``rejected`` with the code and message of the typed error.
+Rejected events write nothing; the accepted ones are all written in one database
+transaction. Keys are kept forever, so the dedupe window is unbounded: a key seen once is
+recognised on every later submission.
 """
 
 from __future__ import annotations
@@ -147,8 +148,7 @@ def ingest_ndjson(deps: Deps, data: bytes) -> IngestReport:
             lines.append(number)
         except msgspec.DecodeError as error:
             broken.append(EventResult(number, None, "rejected", "invalid_json", f"line {number + 1}: {error}"))
-        if len(lines) + len(broken) > limits.EVENTS_PER_BATCH_MAX:
-            _check_size(len(lines) + len(broken))
+        _check_size(len(lines) + len(broken))  # stop decoding at the first event over the limit
     return _record(deps, raws, lines, broken)
 
 
@@ -180,28 +180,9 @@ def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[Eve
                 results.append(_rejected(index, raw, item))
                 continue
             event = item
-            if event.account_id not in accounts:
-                results.append(
-                    _refused(
-                        index,
-                        event.key,
-                        AccountNotFound(
-                            f"no account has the id {event.account_id!r}; create it first", field="account"
-                        ),
-                    )
-                )
-                continue
-            if event.event_type not in types:
-                results.append(
-                    _refused(
-                        index,
-                        event.key,
-                        MeterNotFound(
-                            f"no meter counts events of type {event.event_type!r}; define a meter for it first",
-                            field="type",
-                        ),
-                    )
-                )
+            unknown = _unknown(event, accounts, types)
+            if unknown is not None:
+                results.append(EventResult(index, event.key, "rejected", unknown.code, unknown.message))
                 continue
             key, at, properties = event.key, (event.event_at - EPOCH) // MICROSECOND, event.properties
             text = "{}"
@@ -230,6 +211,17 @@ def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[Eve
 
 _decode_json = msgspec.json.Decoder().decode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def _unknown(event: Event, accounts: set[str], types: set[str]) -> DrawdownError | None:
+    """Why ``event`` names something that does not exist, if it does."""
+    if event.account_id not in accounts:
+        return AccountNotFound(f"no account has the id {event.account_id!r}; create it first", field="account")
+    if event.event_type not in types:
+        return MeterNotFound(
+            f"no meter counts events of type {event.event_type!r}; define a meter for it first", field="type"
+        )
+    return None
 
 
 def _refused(index: int, key: str, error: DrawdownError) -> EventResult:
