@@ -7,7 +7,8 @@ movement relies on it) — and returns every violation it finds as a sentence:
 - every transaction sums to zero per unit (value is conserved);
 - per account and unit, each projected total equals the sum of its entries (balance = sum
   of entries), and each grant's projected remainder equals the sum of its entries;
-- per account: issued = grant remainders + held + consumed + expired + voided + overdraft;
+- per pool (an account and its descendants; an account outside a pool alone): issued =
+  grant remainders + held + consumed + expired + voided + overdraft;
 - no grant remainder is negative and no account owes more than its overdraft limit (floor),
   nor has a positive overdraft (credit paid back twice);
 - the held total equals the sum of the account's open holds.
@@ -62,20 +63,37 @@ def check(engine: Engine, overdraft_limits: Mapping[tuple[str, str], int] | None
                 )
             )
         }
+        parents = dict(conn.execute(text("SELECT id, parent_id FROM accounts")).all())
+        issued: dict[tuple[str, str], int] = defaultdict(int)
+        parts: dict[tuple[str, str], int] = defaultdict(int)
         columns = ", ".join(KINDS)
         for row in conn.execute(text(f"SELECT account_id, unit, {columns} FROM account_balances")).mappings():
             key = (row["account_id"], row["unit"])
             for kind in KINDS:
                 if row[kind] != sums[key][kind]:
                     problems.append(f"{key} projects {kind} {row[kind]} but its entries sum to {sums[key][kind]}")
-            rest = remaining[key] + sum(row[k] for k in KINDS if k != "issued")
-            if -row["issued"] != rest:
-                problems.append(f"{key} is not conserved: issued {-row['issued']} but the parts sum to {rest}")
+            # A pooled child draws its ancestors' grants: value is conserved per pool (the tree
+            # under a root account); for an account outside any pool that is the account itself.
+            pool = (_root(parents, row["account_id"]), row["unit"])
+            issued[pool] += -row["issued"]
+            parts[pool] += sum(row[k] for k in KINDS if k != "issued")
             if row["overdraft"] > 0:
                 problems.append(f"{key} has a positive overdraft {row['overdraft']}: credit it cannot use")
             if -row["overdraft"] > limits.get(key, 0):
                 problems.append(f"{key} owes {-row['overdraft']}, beyond its overdraft limit {limits.get(key, 0)}")
             if row["hold"] != held.get(key, 0):
                 problems.append(f"{key} holds {row['hold']} but its open holds sum to {held.get(key, 0)}")
+        for (account, unit), left in remaining.items():
+            parts[(_root(parents, account), unit)] += left
+        for pool in sorted(issued.keys() | parts.keys()):
+            if issued[pool] != parts[pool]:
+                problems.append(f"{pool} is not conserved: issued {issued[pool]} but the parts sum to {parts[pool]}")
         conn.rollback()
     return problems
+
+
+def _root(parents: Mapping[str, str | None], account: str) -> str:
+    seen = 0
+    while parents.get(account) is not None and seen < 64:
+        account, seen = parents[account], seen + 1  # type: ignore[assignment]
+    return account

@@ -31,6 +31,10 @@ from drawdown.domain.errors import (
 from tests.integration.checker import check
 
 ACCOUNTS = {"hot-a": 0, "hot-b": 5_000, "hot-c": 2_000}  # overdraft limits in units (scale 3)
+# A pool: the parent's grants are drawn by both children (one with a per-day cap on what it
+# may take from the pool), while each child also holds and burns on its own.
+POOL = {"pool": 0, "pool-kid-1": 0, "pool-kid-2": 1_000}
+ACCOUNTS |= POOL
 LIMITS = {(account, "CREDIT"): limit for account, limit in ACCOUNTS.items()}
 THREADS = 4
 PROCESSES = 4
@@ -45,7 +49,9 @@ def prepare(url: str) -> None:
             "bank", "CREDIT", {"call": "0.5", "gpu": "2"}, effective_at=datetime(2020, 1, 1, tzinfo=UTC)
         )
         for account, limit in ACCOUNTS.items():
-            book.create_account(account, currency="USD")
+            parent = "pool" if account.startswith("pool-") else None
+            caps = {"CREDIT": ("12", "day")} if account == "pool-kid-1" else None
+            book.create_account(account, currency="USD", parent=parent, pool_caps=caps)
             overdraft = {"CREDIT": f"{limit // 1000}"}
             book.configure_account(account, rate_card="bank", overdraft_limits=overdraft)
             book.issue_grant(account, "20", "CREDIT", reason_code="opening")
@@ -90,8 +96,11 @@ def step(book: Book, rng: random.Random, ops: Counter[str]) -> None:
     else:
         b = book.balance(account, "CREDIT")
         parts = b.available_units + b.pending_units + b.reserved_units + b.consumed_units + b.expired_units
-        if parts + b.voided_units - b.overdraft_units != b.issued_units:
+        # a pool member's holds and burns also draw the pool's grants: the checker conserves per pool
+        if account not in POOL and parts + b.voided_units - b.overdraft_units != b.issued_units:
             raise AssertionError(f"balance read of {account} is not conserved: {b}")
+        if min(b.available_units, b.pooled_available_units, b.reserved_units) < 0:
+            raise AssertionError(f"balance read of {account} has a negative part: {b}")
 
 
 def worker(url: str, seed: int) -> tuple[list[str], Counter[str]]:
@@ -130,6 +139,13 @@ def test_concurrent_workers_never_break_an_invariant(store_url: str) -> None:
         problems += check(book.engine, LIMITS)
         assert all(book.balance(a, "CREDIT").reserved_units == 0 for a in ACCOUNTS)
         assert book.verify().ok
+        with book.engine.connect() as conn:
+            pooled_draws = conn.execute(text(
+                "SELECT COUNT(DISTINCT d.tx_seq) FROM ledger_entries d JOIN grants g ON g.id = d.grant_id "
+                "JOIN ledger_entries k ON k.tx_seq = d.tx_seq "
+                "WHERE g.account_id = 'pool' AND d.amount < 0 AND k.account_id LIKE 'pool-kid-%'"
+            )).scalar()  # fmt: skip
+        assert pooled_draws, "no child drew the pool's grants: the pool went untested"
     assert problems == [], "\n".join(problems[:5])
     assert sum(ops.values()) >= (THREADS + PROCESSES) * STEPS
     assert all(ops[op] for op in ("reserve", "capture", "release", "expire_holds", "grant")), ops
