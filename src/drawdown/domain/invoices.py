@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import cache
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import DrawdownPolicy
@@ -163,8 +164,7 @@ def rate(inp: RatingInput) -> Invoice:
     if len(lines) > limits.INVOICE_LINES_MAX:
         raise LimitExceeded(f"an invoice has at most {limits.INVOICE_LINES_MAX} lines, got {len(lines)}")
     amounts = allocate([line.exact for line in lines], inp.unit)
-    lines = [replace(line, amount_units=units) for line, units in zip(lines, amounts, strict=True)]
-    lines = _discounted(lines, inp.contract, inp.unit)
+    lines = _discounted(lines, amounts, inp.contract, inp.unit)
     lines += _true_up(lines, inp.contract, inp.unit)
     invoice = Invoice(
         inp.account_id, inp.unit, inp.period, inp.time_zone, inp.issued_at, inp.book.label,
@@ -174,7 +174,7 @@ def rate(inp: RatingInput) -> Invoice:
 
 
 def _price(inp: RatingInput, product: str) -> tuple[Price, str] | None:
-    override = None if inp.contract is None else inp.contract.override(product)
+    override = None if inp.contract is None or not inp.contract.overrides else inp.contract.override(product)
     if override is not None:
         assert inp.contract is not None
         return override.price, f"contract:{inp.contract.label}:{override.rule}"
@@ -216,21 +216,24 @@ def _line_order(line: Line) -> tuple[int, int, str, str]:
     return _KIND_ORDER.index(line.kind), _CATEGORY_ORDER.index(line.category), line.product, origin
 
 
-def _discounted(lines: list[Line], contract: Contract | None, unit: Unit) -> list[Line]:
+def _discounted(lines: list[Line], amounts: list[int], contract: Contract | None, unit: Unit) -> list[Line]:
+    """The lines with their rounded ``amounts`` and each line's one discount."""
     if contract is None:
-        return lines
-    billed = frozenset(line.product for line in lines if line.amount_units > 0)
+        return [replace(line, amount_units=a) for line, a in zip(lines, amounts, strict=True)]
+    billed = frozenset(line.product for line, a in zip(lines, amounts, strict=True) if a > 0)
     chosen = [
         None if line.price_source.startswith("contract:")
         else best_discount(contract, line.category, line.product, billed)
         for line in lines
     ]  # fmt: skip
     exact = [
-        ZERO if d is None else _decimal(line.amount_units, unit) * d.percent / HUNDRED
-        for line, d in zip(lines, chosen, strict=True)
+        ZERO if d is None else _decimal(a, unit) * d.percent / HUNDRED for a, d in zip(amounts, chosen, strict=True)
     ]
     units = allocate(exact, unit)
-    return [replace(line, discount=d, discount_units=u) for line, d, u in zip(lines, chosen, units, strict=True)]
+    return [
+        replace(line, amount_units=a, discount=d, discount_units=u)
+        for line, a, d, u in zip(lines, amounts, chosen, units, strict=True)
+    ]
 
 
 def _true_up(lines: list[Line], contract: Contract | None, unit: Unit) -> list[Line]:
@@ -293,20 +296,17 @@ def apply_credits(
     A grant's ``invoice_cap_units`` bounds what it pays over the whole invoice; period caps
     and pool caps arrive as the candidates' headroom and ``pool_headroom_units``.
     """
+    assert not any(line.credits for line in invoice.lines), "credits are applied once, to a rated invoice"
     step = minor_step(invoice.unit)
     left = {c.grant.id: c.remaining_units for c in candidates}
     room = {c.grant.id: _room(c) for c in candidates}
     pool = pool_headroom_units
     lines = []
     for line in invoice.lines:
-        if line.net_units <= 0:
+        usable = _usable(candidates, left, room, step) if line.net_units > 0 else []
+        if not usable:  # nothing could pay it: the draw would be empty
             lines.append(line)
             continue
-        usable = [
-            replace(c, remaining_units=_floor(left[c.grant.id], step),
-                    headroom_units=None if room[c.grant.id] is None else _floor(room[c.grant.id] or 0, step))
-            for c in candidates
-        ]  # fmt: skip
         charge = Charge(invoice.account_id, invoice.unit.code, line.net_units, Target(line.category, line.product),
                         invoice.issued_at)  # fmt: skip
         result = draw(charge, usable, policy, None if pool is None else _floor(pool, step))
@@ -320,6 +320,20 @@ def apply_credits(
     result_invoice = replace(invoice, lines=tuple(lines), policy=policy)
     assert all(line.due_units >= 0 for line in result_invoice.lines)
     return result_invoice
+
+
+def _usable(
+    candidates: Sequence[Candidate], left: dict[str, int], room: dict[str, int | None], step: int
+) -> list[Candidate]:
+    """The candidates with what they may still pay this invoice, in whole minor units. One
+    with nothing left is dropped: ``draw`` would find it ineligible, so no position changes."""
+    usable = []
+    for c in candidates:
+        remaining = _floor(left[c.grant.id], step)
+        if remaining > 0:
+            cap = room[c.grant.id]
+            usable.append(Candidate(c.grant, remaining, None if cap is None else _floor(cap, step), c.pooled))
+    return usable
 
 
 def _room(candidate: Candidate) -> int | None:
@@ -340,6 +354,7 @@ def minor_step(unit: Unit) -> int:
     return step
 
 
+@cache
 def _payable(unit: Unit) -> Unit:
     return replace(unit, scale=unit.minor_digits)
 

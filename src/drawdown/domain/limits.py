@@ -70,6 +70,7 @@ INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per d
 EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
 LATE_USAGE_ROWS_MAX = 10_000
 INVOICES_PER_RUN_PAGE = 200
+CONTRACT_TERMS_CACHE_ENTRIES_MAX = 10_000  # distinct contract terms kept parsed per process
 
 # The HTTP API.
 GRANTS_PER_BATCH_MAX = 1_000

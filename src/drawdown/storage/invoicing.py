@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -77,19 +78,14 @@ class Contracts:
     def versions(self, account_id: str) -> list[Contract]:
         t = contracts.c
         query = select(contracts).where(t.account_id == account_id).order_by(t.version)
-        return [
-            contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
-            for r in self.conn.execute(query)
-        ]
+        return [_contract(r.account_id, r.version, r.effective_at, r.terms) for r in self.conn.execute(query)]
 
     def versions_many(self, account_ids: Sequence[str]) -> dict[str, list[Contract]]:
         t = contracts.c
         found: dict[str, list[Contract]] = {a: [] for a in account_ids}
         query = select(contracts).where(t.account_id.in_(account_ids)).order_by(t.account_id, t.version)
         for r in self.conn.execute(query):
-            found[r.account_id].append(
-                contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
-            )
+            found[r.account_id].append(_contract(r.account_id, r.version, r.effective_at, r.terms))
         return found
 
     def add(self, contract: Contract, created_at: datetime) -> None:
@@ -100,6 +96,24 @@ class Contracts:
                 created_at=to_micros(created_at),
             )
         )  # fmt: skip
+
+
+# Stored terms text -> one parsed version with those terms. Many accounts sign the same
+# terms, and a version's fields other than who and when come from the text alone, which is
+# insert-only: a cached parse can never be stale.
+_PARSED_TERMS: dict[str, Contract] = {}
+
+
+def _contract(account_id: str, version: int, effective_micros: int, terms: str) -> Contract:
+    effective_at = from_micros(effective_micros)
+    parsed = _PARSED_TERMS.get(terms)
+    if parsed is None:
+        parsed = contract_from(account_id, version, effective_at, json.loads(terms))
+        if len(_PARSED_TERMS) >= limits.CONTRACT_TERMS_CACHE_ENTRIES_MAX:
+            _PARSED_TERMS.clear()  # crude but bounded; a miss costs one parse
+        _PARSED_TERMS[terms] = parsed
+        return parsed
+    return replace(parsed, account_id=account_id, version=version, effective_at=effective_at)
 
 
 class Invoices:
