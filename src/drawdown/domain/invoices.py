@@ -298,42 +298,41 @@ def apply_credits(
     """
     assert not any(line.credits for line in invoice.lines), "credits are applied once, to a rated invoice"
     step = minor_step(invoice.unit)
-    left = {c.grant.id: c.remaining_units for c in candidates}
-    room = {c.grant.id: _room(c) for c in candidates}
+    by_id = {c.grant.id: c for c in candidates}
+    assert len(by_id) == len(candidates), "one candidate per grant"
+    left = {gid: c.remaining_units for gid, c in by_id.items()}
+    room = {gid: _room(c) for gid, c in by_id.items()}
+    usable = {gid: _usable(c, left[gid], room[gid], step) for gid, c in by_id.items()}  # redone when drawn
     pool = pool_headroom_units
     lines = []
     for line in invoice.lines:
-        usable = _usable(candidates, left, room, step) if line.net_units > 0 else []
-        if not usable:  # nothing could pay it: the draw would be empty
+        payers = [c for c in usable.values() if c is not None] if line.net_units > 0 else []
+        if not payers:  # nothing could pay it: the draw would be empty
             lines.append(line)
             continue
         charge = Charge(invoice.account_id, invoice.unit.code, line.net_units, Target(line.category, line.product),
                         invoice.issued_at)  # fmt: skip
-        result = draw(charge, usable, policy, None if pool is None else _floor(pool, step))
+        result = draw(charge, payers, policy, None if pool is None else _floor(pool, step))
         for d in result.draws:
             left[d.grant_id] -= d.amount_units
             if room[d.grant_id] is not None:
                 room[d.grant_id] = (room[d.grant_id] or 0) - d.amount_units
             if pool is not None and d.owner_id != invoice.account_id:
                 pool -= d.amount_units
+            usable[d.grant_id] = _usable(by_id[d.grant_id], left[d.grant_id], room[d.grant_id], step)
         lines.append(replace(line, credits=result.draws))
     result_invoice = replace(invoice, lines=tuple(lines), policy=policy)
     assert all(line.due_units >= 0 for line in result_invoice.lines)
     return result_invoice
 
 
-def _usable(
-    candidates: Sequence[Candidate], left: dict[str, int], room: dict[str, int | None], step: int
-) -> list[Candidate]:
-    """The candidates with what they may still pay this invoice, in whole minor units. One
-    with nothing left is dropped: ``draw`` would find it ineligible, so no position changes."""
-    usable = []
-    for c in candidates:
-        remaining = _floor(left[c.grant.id], step)
-        if remaining > 0:
-            cap = room[c.grant.id]
-            usable.append(Candidate(c.grant, remaining, None if cap is None else _floor(cap, step), c.pooled))
-    return usable
+def _usable(candidate: Candidate, left: int, room: int | None, step: int) -> Candidate | None:
+    """The candidate with what it may still pay this invoice, in whole minor units; ``None``
+    when nothing is left (``draw`` would find it ineligible, so no position changes)."""
+    remaining = _floor(left, step)
+    if remaining <= 0:
+        return None
+    return Candidate(candidate.grant, remaining, None if room is None else _floor(room, step), candidate.pooled)
 
 
 def _room(candidate: Candidate) -> int | None:

@@ -35,6 +35,7 @@ from drawdown.domain.ledger import canonical_json
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.terms import contract_data, contract_from, prices_data, prices_from
 from drawdown.domain.usage import Aggregation, Meter
+from drawdown.storage import statements as sql
 from drawdown.storage.schema import (
     availability_records,
     contracts,
@@ -170,10 +171,8 @@ class Invoices:
         self.add_many([invoice])
 
     def add_many(self, found: Sequence[StoredInvoice]) -> None:
-        if not found:
-            return
-        self.conn.execute(
-            insert(invoices),
+        sql.P_INSERT_INVOICES.run_many(
+            self.conn,
             [
                 {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
                  "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),

@@ -11,6 +11,7 @@ dialect, once. Only statements whose parameters and results need no type process
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -73,8 +74,13 @@ class Prepared:
         if not params:
             return
         sql, order, fixed = self._sql(conn)
+        if order is not None and not fixed and len(order) > 1:
+            # Many rows in a positional paramstyle: one C-level getter per row.
+            rows: list[Any] = list(map(itemgetter(*order), params))
+        else:
+            rows = [self._params(order, fixed, p) for p in params]
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, [self._params(order, fixed, p) for p in params])
+            cursor.executemany(sql, rows)
         finally:
             cursor.close()

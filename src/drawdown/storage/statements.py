@@ -15,6 +15,7 @@ from drawdown.storage.schema import (
     accounts,
     grant_balances,
     grants,
+    invoices,
     ledger_entries,
     ledger_head,
     ledger_transactions,
@@ -79,3 +80,6 @@ P_MARK_VOIDED = Prepared(MARK_VOIDED)
 P_ACCOUNT_BALANCE = Prepared(ACCOUNT_BALANCE)
 P_INSERT_ACCOUNT_BALANCE = Prepared(INSERT_ACCOUNT_BALANCE)
 P_WRITE_ACCOUNT_BALANCE = Prepared(WRITE_ACCOUNT_BALANCE)
+
+# Invoice runs insert a page of frozen invoices at a time.
+P_INSERT_INVOICES = Prepared(insert(invoices))
