@@ -123,15 +123,21 @@ class Invoices:
 
     def _one(self, *where: object) -> StoredInvoice | None:
         row = self.conn.execute(select(invoices).where(*where)).mappings().first()  # type: ignore[arg-type]
-        return None if row is None else self._from_row(row)
+        return None if row is None else self._from_rows([row])[0]
 
-    def _from_row(self, row: RowMapping) -> StoredInvoice:
+    def _from_rows(self, rows: Sequence[RowMapping]) -> list[StoredInvoice]:
+        """Stored invoices with their credit notes, read in one query for all of them."""
         c = credit_notes.c
-        query = select(credit_notes).where(c.invoice_id == row["id"]).order_by(c.created_at, c.id)
-        notes = tuple(
-            CreditNote(n.id, n.invoice_id, n.amount_units, n.reason, n.rule, from_micros(n.created_at))
-            for n in self.conn.execute(query)
-        )
+        notes: dict[str, list[CreditNote]] = {row["id"]: [] for row in rows}
+        if notes:
+            query = select(credit_notes).where(c.invoice_id.in_(list(notes))).order_by(c.created_at, c.id)
+            for n in self.conn.execute(query):
+                notes[n.invoice_id].append(
+                    CreditNote(n.id, n.invoice_id, n.amount_units, n.reason, n.rule, from_micros(n.created_at))
+                )
+        return [self._from_row(row, tuple(notes[row["id"]])) for row in rows]
+
+    def _from_row(self, row: RowMapping, notes: tuple[CreditNote, ...]) -> StoredInvoice:
         return StoredInvoice(
             id=row["id"], account_id=row["account_id"],
             period=Period(from_micros(row["period_start"]), from_micros(row["period_end"])),
@@ -165,7 +171,7 @@ class Invoices:
         query = select(invoices).join(
             newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start)
         )
-        return {row["account_id"]: self._from_row(row) for row in self.conn.execute(query).mappings()}
+        return {stored.account_id: stored for stored in self._from_rows(self.conn.execute(query).mappings().all())}
 
     def add(self, invoice: StoredInvoice) -> None:
         self.add_many([invoice])
