@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from functools import cache
+from functools import lru_cache
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import DrawdownPolicy
@@ -353,7 +353,7 @@ def minor_step(unit: Unit) -> int:
     return step
 
 
-@cache
+@lru_cache(maxsize=64)  # a handful of units; replace() is costly per line
 def _payable(unit: Unit) -> Unit:
     return replace(unit, scale=unit.minor_digits)
 
