@@ -17,9 +17,10 @@
    (b) import: ``summarise_export`` — detect the format, sum spend per period / account /
        service / line item type / two tag keys / one cost category, find credits;
    (c) finops: the whole ``drawdown finops import`` path into a fresh SQLite book — (b),
-       plus fingerprinting the file, mapping every spend group to a node of a 10 business
-       unit / 30 department hierarchy by rules (cost category, then tag), storing spend per
-       (period, node, service) and queueing the credits. Allocating every detected credit and
+       plus fingerprinting the file, mapping spend to a node of a 10 business unit / 30
+       department hierarchy by rules (cost category, then tag; the rules see each distinct
+       account and key values once, DuckDB sums per node), storing spend per (period, node,
+       service) and queueing the credits. Allocating every detected credit and
        the FIFO draws that follow are timed separately and printed on stderr.
 3. Prints rows/s for all three, the ratios (target >= 0.5x the bare scan) and peak memory
    (target < 1 GB).

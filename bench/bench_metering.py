@@ -1,6 +1,8 @@
 """Metering benchmarks, each against a raw baseline measured in the same run.
 
-    .venv/bin/python bench/bench_metering.py [--quick]
+    .venv/bin/python bench/bench_metering.py [--quick] [--only=ingest,ndjson,postgres,holds] [--holds]
+
+``--holds`` runs only cases 4 and 5 (the same as ``--only=holds``).
 
 1. idempotent ingest, batches of 10,000 with 10 % duplicates (SQLite)
    vs bare ``executemany`` of the same rows into a table with a UNIQUE key   target >= 0.6x
@@ -38,6 +40,9 @@ from drawdown.book import Book
 
 BATCH = 10_000
 QUICK = "--quick" in sys.argv
+ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")  # e.g. --only=ingest,ndjson
+if "--holds" in sys.argv:
+    ONLY = "holds"
 BATCHES = 2 if QUICK else 4
 OPS = 200 if QUICK else 600
 NOW = datetime.now(UTC)
@@ -139,7 +144,7 @@ def bench_ndjson(tmp: Path) -> None:
     ]
     started = time.perf_counter()
     for blob in blobs:
-        report_ = book.ingest([json.loads(line) for line in blob.splitlines()])
+        report_ = book.ingest_ndjson(blob)
         assert report_.accepted == BATCH
     ours = time.perf_counter() - started
     book.close()
@@ -154,7 +159,7 @@ def bench_ndjson(tmp: Path) -> None:
     )
 
 
-def bench_postgres() -> None:
+def bench_postgres(_: Path) -> None:
     url = os.environ.get("DRAWDOWN_TEST_PG_URL")
     if not url:
         print(
@@ -262,12 +267,11 @@ def bench_holds(tmp: Path) -> None:
 
 
 def main() -> None:
+    cases = {"ingest": bench_sqlite_ingest, "ndjson": bench_ndjson, "postgres": bench_postgres, "holds": bench_holds}
+    chosen = ONLY.split(",") if ONLY else list(cases)
     with tempfile.TemporaryDirectory() as name:
-        tmp = Path(name)
-        bench_sqlite_ingest(tmp)
-        bench_ndjson(tmp)
-        bench_postgres()
-        bench_holds(tmp)
+        for case in chosen:
+            cases[case](Path(name))
     print("\n| benchmark | drawdown | baseline | ratio | note |\n| --- | --- | --- | --- | --- |")
     for row in RESULTS:
         print("| " + " | ".join(row) + " |")

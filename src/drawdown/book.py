@@ -48,6 +48,7 @@ from drawdown.services import (
     pricing,
     queries,
     requests,
+    upkeep,
     usage,
 )
 from drawdown.services.charges import ChargeResult
@@ -60,6 +61,7 @@ from drawdown.services.invoices import InvoiceView
 from drawdown.services.keys import CreatedKey
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
+from drawdown.services.upkeep import SweepReport
 from drawdown.services.usage import BurnReport, IngestReport, MeterReading
 from drawdown.storage.fast_reads import CurrentBalances
 
@@ -176,6 +178,10 @@ class Book:
         """Record up to 10,000 usage events; each gets accepted, duplicate or rejected."""
         return usage.ingest(self.deps, events)
 
+    def ingest_ndjson(self, data: bytes) -> IngestReport:
+        """Record up to 10,000 events given as NDJSON bytes; a result's index is its 0-based line."""
+        return usage.ingest_ndjson(self.deps, data)
+
     def set_late_cutoff(self, seconds: int) -> None:
         """How old an event may be when it arrives (default 7 days)."""
         usage.set_late_cutoff(self.deps, seconds)
@@ -248,6 +254,10 @@ class Book:
     def hold(self, hold_id: str) -> Hold:
         return holds.hold(self.deps, hold_id)
 
+    def sweep(self) -> SweepReport:
+        """One upkeep pass: release expired holds, expire lapsed grants, burn async usage."""
+        return upkeep.sweep(self.deps)
+
     def expire_holds(self, *, now: datetime | None = None) -> list[Hold]:
         """Release every open hold past its TTL; safe to run any number of times."""
         return holds.expire_holds(self.deps, now=now)
@@ -264,6 +274,10 @@ class Book:
     def amend_contract(self, account: str, terms: Mapping[str, Any], *, effective_at: object = None) -> Contract:
         """Add the next version of an account's contract (the first version creates it)."""
         return pricing.amend_contract(self.deps, account, terms, effective_at=effective_at)
+
+    def contracts(self, account: str) -> list[Contract]:
+        """Every version of the account's contract, oldest first (amendments keep history)."""
+        return pricing.contracts(self.deps, account)
 
     def record_usage(self, account: str, events: Sequence[Mapping[str, Any]]) -> int:
         """Store usage events (event_id, product, quantity, occurred_at); repeats are ignored."""

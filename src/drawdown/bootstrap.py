@@ -18,8 +18,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from drawdown.domain import limits
+from drawdown.domain.errors import InvalidField
 from drawdown.domain.money import parse_decimal
 from drawdown.services.ports import Clock, Deps
+from drawdown.storage.definition_cache import DefinitionCache
 from drawdown.storage.engine import engine_for
 from drawdown.storage.fast_reads import CurrentBalances
 from drawdown.storage.grant_cache import GrantCache
@@ -59,7 +62,7 @@ def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool =
     engine = engine_for(database_url(url))
     if migrate:
         upgrade(engine)
-    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache())
+    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache(), definitions=DefinitionCache())
     deps = Deps(uow=uow, clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine))
     return deps, engine
 
@@ -70,7 +73,9 @@ class ServerSettings:
 
     ``DRAWDOWN_DB``, ``DRAWDOWN_HOST``, ``DRAWDOWN_PORT``, ``DRAWDOWN_SUPPORT_GRANT_LIMIT``
     (the largest single grant a support key may issue unless the key sets its own) and
-    ``DRAWDOWN_LOG_LEVEL``.
+    ``DRAWDOWN_LOG_LEVEL`` and ``DRAWDOWN_SWEEP_SECONDS`` (how often the server releases
+    expired holds, expires lapsed grants and burns async usage; 0 turns the sweep off, for
+    deployments that run ``drawdown sweep`` from cron instead).
     """
 
     db: str = DEFAULT_URL
@@ -78,6 +83,7 @@ class ServerSettings:
     port: int = 8000
     support_grant_limit: Decimal = Decimal("100")
     log_level: str = "info"
+    sweep_seconds: Decimal = Decimal("5")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: Any) -> ServerSettings:
@@ -90,4 +96,12 @@ class ServerSettings:
             port=int(given.get("port") or source.get("DRAWDOWN_PORT", "8000")),
             support_grant_limit=parse_decimal(str(limit), field="support_grant_limit"),
             log_level=given.get("log_level") or source.get("DRAWDOWN_LOG_LEVEL", "info"),
+            sweep_seconds=_sweep_seconds(str(given.get("sweep_seconds") or source.get("DRAWDOWN_SWEEP_SECONDS", "5"))),
         )
+
+
+def _sweep_seconds(text: str) -> Decimal:
+    seconds = parse_decimal(text, field="sweep_seconds")
+    if seconds < 0 or seconds > limits.SWEEP_SECONDS_MAX:
+        raise InvalidField(f"sweep_seconds must be 0 (off) to {limits.SWEEP_SECONDS_MAX}", field="sweep_seconds")
+    return seconds

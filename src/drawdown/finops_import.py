@@ -2,7 +2,8 @@
 
 Services may not import ``drawdown.importers`` (it sits beside storage, above them), so this
 module, at the level of ``bootstrap``, reads a file with the importers and hands the services
-plain domain values. It asks the rules which tag and cost-category keys to group spend by.
+plain domain values. It asks the rules which tag and cost-category keys to group spend by, and
+maps spend to nodes with them while DuckDB still holds the groups.
 """
 
 from __future__ import annotations
@@ -10,8 +11,16 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from drawdown.domain.finops import CreditSighting, ExportBatch, MatchKind, SpendAttributes, SpendLine, rule_keys
-from drawdown.importers import ChargeKind, FileFingerprint, ProgressCallback, fingerprint_file, summarise_export
+from drawdown.domain.finops import (
+    CreditSighting,
+    ExportBatch,
+    MatchKind,
+    SpendAttributes,
+    SpendLine,
+    match,
+    rule_keys,
+)
+from drawdown.importers import AllocationKey, FileFingerprint, ProgressCallback, fingerprint_file, summarise_export
 from drawdown.services import finops
 from drawdown.services.finops import ImportReport
 from drawdown.services.ports import Deps
@@ -44,13 +53,20 @@ def read_batch(
     export_date: date | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> ExportBatch:
-    """Summarise one export, grouping by the tag and cost-category keys the rules use."""
+    """Summarise one export, mapping its spend to nodes by the rules in force now.
+
+    DuckDB sums spend per node: the rules see each distinct (usage account, tag values,
+    cost-category values) of the file once, through ``summarise_export(allocate=…)``.
+    """
     rules = finops.mapping_rules(deps)
-    tag_keys = rule_keys(rules, MatchKind.TAG)
-    category_keys = rule_keys(rules, MatchKind.COST_CATEGORY)
+
+    def node_of(key: AllocationKey) -> str:
+        return match(rules, SpendAttributes(key.usage_account_id, dict(key.tags), dict(key.cost_categories)))
+
     summary = summarise_export(
-        path, tag_keys=tag_keys, cost_category_keys=category_keys, export_date=export_date, on_progress=on_progress
-    )
+        path, tag_keys=rule_keys(rules, MatchKind.TAG), cost_category_keys=rule_keys(rules, MatchKind.COST_CATEGORY),
+        export_date=export_date, on_progress=on_progress, allocate=node_of,
+    )  # fmt: skip
     periods = {
         (p.billing_period_start, p.currency or ""): {
             "rows": str(p.row_count), "cost": str(p.cost), "credit_applied": str(p.credit_applied),
@@ -59,11 +75,10 @@ def read_batch(
     }  # fmt: skip
     spend = tuple(
         SpendLine(
-            period_start=g.billing_period_start, service=g.service or NO_SERVICE, currency=g.currency or "",
-            amount=g.cost - g.cost_of(ChargeKind.CREDIT),
-            attributes=SpendAttributes(g.usage_account_id, dict(g.tags), dict(g.cost_categories)),
+            period_start=a.billing_period_start, node_id=a.label, service=a.service or NO_SERVICE,
+            currency=a.currency or "", amount=a.cost_before_credits,
         )
-        for g in summary.spend
+        for a in summary.allocated
     )  # fmt: skip
     credits = tuple(
         CreditSighting(

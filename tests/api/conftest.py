@@ -156,7 +156,8 @@ def build_world(url: str, clock: FixedClock) -> World:
         "customer": book.create_key("customer", account="acme"),
         "customer-ml": book.create_key("customer", account="umbrella-ml"),
     }
-    app = create_app(book, ServerSettings(db=url, support_grant_limit=SUPPORT_LIMIT))
+    # no background sweep: tests that compare database snapshots must not race one
+    app = create_app(book, ServerSettings(db=url, support_grant_limit=SUPPORT_LIMIT, sweep_seconds=Decimal(0)))
     client = TestClient(app, raise_server_exceptions=False)
     client.__enter__()
     tokens = {role: key.token for role, key in created.items()}

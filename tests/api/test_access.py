@@ -48,6 +48,11 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
     "list_audit": lambda w, role: ("GET", "/v1/audit", None),
     # usage and enforcement
     "ingest_events": lambda w, role: ("POST", "/v1/events", {"events": [EVENT | {"key": f"ev-{role}"}]}),
+    "ingest_events_ndjson": lambda w, role: (
+        "POST",
+        "/v1/events/ndjson",
+        json.dumps(EVENT | {"key": f"nd-{role}"}).encode(),
+    ),
     "create_meter": lambda w, role: (
         "POST",
         "/v1/meters",
@@ -77,6 +82,7 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
         {"id": f"pb-{role}", "unit": "USD", "prices": [PRICE]},
     ),
     "amend_contract": lambda w, role: ("POST", "/v1/accounts/acme/contracts", {"price_book": "default"}),
+    "list_contracts": lambda w, role: ("GET", "/v1/accounts/acme/contracts", None),
     "preview_invoice": lambda w, role: (
         "GET",
         f"/v1/accounts/{invoicing(w) and 'acme'}/invoices/preview?period=2026-03",
@@ -119,6 +125,13 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
 }
 
 
+def payload(body: Any) -> dict[str, Any]:
+    """Request keyword arguments: NDJSON routes take bytes, the rest JSON."""
+    if isinstance(body, bytes):
+        return {"content": body, "headers": {"Content-Type": "application/x-ndjson"}}
+    return {"json": body}
+
+
 def test_every_v1_route_is_in_the_role_table_and_has_a_matrix_request(world: World) -> None:
     paths = world.app.openapi()["paths"]
     routes = {op["operationId"] for path, ops in paths.items() if path.startswith("/v1") for op in ops.values()}
@@ -129,14 +142,14 @@ def test_every_v1_route_is_in_the_role_table_and_has_a_matrix_request(world: Wor
 def test_each_role_is_allowed_or_refused_exactly_as_the_table_says(world: World, route: str) -> None:
     for role in Role:
         method, path, body = REQUESTS[route](world, str(role))
-        response = world.call(str(role), method, path, json=body)
+        response = world.call(str(role), method, path, **payload(body))
         if role in ROUTE_ROLES[route] or not ROUTE_ROLES[route]:
             assert 200 <= response.status_code < 300, (role, response.text)
         else:
             assert response.status_code == 403, (role, response.text)
             assert response.json()["code"] == "forbidden"
     method, path, body = REQUESTS[route](world, "anonymous")
-    anonymous = world.call(None, method, path, json=body)
+    anonymous = world.call(None, method, path, **payload(body))
     assert anonymous.status_code == (200 if not ROUTE_ROLES[route] else 401), anonymous.text
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from drawdown.api.access import ROUTE_ROLES
+from drawdown.api.app import body_limit
 from drawdown.domain.access import Role
 from tests.api.conftest import World
-from tests.api.test_access import ALLOCATE, DAY, PRICE, REQUESTS
+from tests.api.test_access import ALLOCATE, DAY, PRICE, REQUESTS, payload
 
 MISSING = {  # a request naming something that does not exist
     "get_unit": ("GET", "/v1/units/NOPE_CREDIT", None),
@@ -34,6 +35,7 @@ MISSING = {  # a request naming something that does not exist
     "configure_enforcement": ("PUT", "/v1/accounts/ghost/enforcement", {"mode": "enforce"}),
     "publish_price_book": ("POST", "/v1/price-books", {"id": "pb", "unit": "GHOST_CREDIT", "prices": [PRICE]}),
     "amend_contract": ("POST", "/v1/accounts/ghost/contracts", {"price_book": "default"}),
+    "list_contracts": ("GET", "/v1/accounts/ghost/contracts", None),
     "preview_invoice": ("GET", "/v1/accounts/ghost/invoices/preview?period=2026-03", None),
     "finalize_invoice": ("POST", "/v1/accounts/ghost/invoices", {"period": "2026-03"}),
     "get_invoice": ("GET", "/v1/invoices/inv_ghost", None),
@@ -62,7 +64,7 @@ def provoke(world: World, operation: str, status: int) -> Any:
     method, path, body = REQUESTS[operation](world, "admin") if operation in REQUESTS else ("GET", "/metrics", None)
     role: str | None = "admin" if ROUTE_ROLES.get(operation) else None
     headers: dict[str, str] = {}
-    kwargs: dict[str, Any] = {"json": body}
+    kwargs: dict[str, Any] = payload(body)
     if status == 400:
         kwargs = {"content": b"{", "headers": {"Content-Type": "application/json"}}
     elif status == 401:
@@ -83,7 +85,7 @@ def provoke(world: World, operation: str, status: int) -> Any:
         if operation == "create_unit":
             kwargs = {"json": {"code": "K_CREDIT", "scale": 2}}
     elif status == 413:
-        kwargs = {"content": b"x" * (1024 * 1024 + 1), "headers": {"Content-Type": "application/json"}}
+        kwargs = {"content": b"x" * (body_limit(path) + 1), "headers": {"Content-Type": "application/json"}}
     elif status == 422:
         path += "?q=%00"
     elif status == 431:

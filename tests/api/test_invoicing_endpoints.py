@@ -104,3 +104,32 @@ def test_finalize_and_credit_notes_replay_with_the_same_idempotency_key(world: W
     assert (replay.content, replay.headers["idempotent-replayed"]) == (note.content, "true")
     notes = world.call("admin", "GET", f"/v1/invoices/{world.grants['invoice']}").json()["credit_notes"]
     assert len(notes) == 1
+
+
+def test_a_term_commitment_over_http_amends_reads_back_trues_up_and_guards_its_void(world: World) -> None:
+    invoicing(world)  # March billed for acme: 100,000 api calls, $1,000
+    term = {"rule": "q1-5000", "amount": "5000", "start": "2026-01", "end": "2026-04"}
+    bad = world.call("finance", "POST", "/v1/accounts/acme/contracts", json={"term_commit": {**term, "end": "2026-01"}})
+    assert (bad.status_code, bad.json()["code"], bad.json()["field"]) == (422, "invalid_field", "term_commit.end")
+    world.book.create_account("initech", currency="USD")
+    amended = world.call("finance", "POST", "/v1/accounts/initech/contracts",
+                         json={"term_commit": term, "effective_at": "2026-01-01T00:00:00Z"})  # fmt: skip
+    assert amended.status_code == 201, amended.text
+    assert amended.json()["terms"]["term_commit"] == term
+    listed = world.call("support", "GET", "/v1/accounts/initech/contracts")
+    assert [c["terms"]["term_commit"]["rule"] for c in listed.json()["items"]] == ["q1-5000"]
+    assert world.call("customer", "GET", "/v1/accounts/initech/contracts").status_code == 404  # fenced
+    assert world.call("customer", "GET", "/v1/accounts/acme/contracts").json()["items"] == []
+    world.book.record_usage("initech", [{"event_id": "i-feb", "product": "api", "quantity": "100000",
+                                         "occurred_at": "2026-02-10T00:00:00Z"}])  # fmt: skip
+    february = world.call("finance", "POST", "/v1/accounts/initech/invoices", json={"period": "2026-02"}).json()
+    march = world.call("finance", "POST", "/v1/accounts/initech/invoices", json={"period": "2026-03"})
+    assert march.status_code == 201, march.text
+    doc = march.json()["document"]
+    assert ([line["product"] for line in doc["lines"]], doc["totals"]["amount_due"]) == (["term_commit"], "4000.00")
+    assert [i["spend"] for i in doc["term_commit"]["invoices"]] == ["1000.00", "0.00"]
+    refused = world.call("finance", "POST", f"/v1/invoices/{february['id']}/void", json={"reason": "x"})
+    assert (refused.status_code, refused.json()["code"]) == (409, "invoice_counted_in_term")
+    assert refused.json()["counted_by"] == march.json()["id"]
+    explained = world.call("finance", "GET", f"/v1/invoices/{march.json()['id']}/explanation").json()["text"]
+    assert "term commitment 5000.00 USD by rule q1-5000" in explained

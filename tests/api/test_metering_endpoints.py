@@ -4,6 +4,7 @@ account enforcement and the kill switch — success and each domain error they d
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.api.conftest import World, hold_on, metering
@@ -39,6 +40,28 @@ def test_ingest_answers_each_event_accepted_duplicate_or_rejected(world: World) 
     assert all(r["message"] for r in body["results"][2:])
     again = world.call("service", "POST", "/v1/events", json={"events": [event("e1")]})
     assert again.json()["results"][0]["status"] == "duplicate"
+
+
+def test_ndjson_ingest_answers_by_line_and_replays_with_its_idempotency_key(world: World) -> None:
+    metering(world)
+    lines = [json.dumps(event("n1")), "", json.dumps(event("n2", quantity=1.5)), "{not json", json.dumps(event("n1"))]
+    data = ("\n".join(lines) + "\n").encode()
+    headers = {"Content-Type": "application/x-ndjson", "Idempotency-Key": "nd-1"}
+    response = world.call("service", "POST", "/v1/events/ndjson", content=data, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(r["index"], r["status"], r["code"]) for r in body["results"]] == [
+        (0, "accepted", None), (2, "rejected", "float_not_allowed"), (3, "rejected", "invalid_json"),
+        (4, "duplicate", None),
+    ]  # fmt: skip
+    replay = world.call("service", "POST", "/v1/events/ndjson", content=data, headers=headers)
+    assert replay.headers.get("Idempotent-Replayed") == "true"
+    assert replay.json() == body
+    other = world.call("service", "POST", "/v1/events/ndjson", content=data + b"\n", headers=headers)
+    assert other.status_code == 409
+    assert other.json()["code"] == "idempotency_conflict"
+    customer = world.call("customer", "POST", "/v1/events/ndjson", content=data)
+    assert customer.status_code == 403
 
 
 def test_a_malformed_event_refuses_the_whole_batch_and_writes_nothing(world: World) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from drawdown.importers import (
+    AllocationKey,
     ChargeKind,
     LimitExceeded,
     aggregate_spend,
@@ -147,3 +148,48 @@ def test_legacy_cur_csv_tag_columns_are_read_by_their_user_key(tmp_path: Path) -
     assert [g.cost for g in spend if dict(g.tags)["team"] == "payments"] == [Decimal(2)]
     assert {dict(g.tags)["aws:createdBy"] for g in spend} == {"robot", None}
     assert tagged.tags == {"team": "payments", "aws:createdBy": "robot"}
+
+
+@pytest.mark.parametrize("path", [WA_NOV, FOCUS_SAMPLE], ids=["legacy-cur", "focus"])
+def test_allocated_spend_is_the_spend_groups_summed_per_label(path: Path) -> None:
+    def label(key: AllocationKey) -> str:
+        department = dict(key.tags).get("department") or dict(key.tags).get("business_unit")
+        return f"{key.usage_account_id}/{department}" if department else "rest"
+
+    tags, categories = ("department", "business_unit"), ("team",)
+    groups = summarise_export(path, tag_keys=tags, cost_category_keys=categories).spend
+    summary = summarise_export(path, tag_keys=tags, cost_category_keys=categories, allocate=label)
+
+    expected: dict[tuple[object, ...], list[Decimal]] = {}
+    for g in groups:
+        key = AllocationKey(g.usage_account_id, g.tags, g.cost_categories)
+        sums = expected.setdefault((g.billing_period_start, label(key), g.service, g.currency), [Decimal(0)] * 2)
+        sums[0] += g.cost
+        sums[1] += g.cost_of(ChargeKind.CREDIT)
+    allocated = {
+        (a.billing_period_start, a.label, a.service, a.currency): [a.cost, a.credit_cost] for a in summary.allocated
+    }
+    assert summary.spend == ()
+    assert allocated == expected
+    assert sum(a.row_count for a in summary.allocated) == summary.row_count
+
+
+def test_allocation_sees_each_distinct_account_and_key_values_once(tmp_path: Path) -> None:
+    path = write_sql_file(SYNTHETIC_CUR2, tmp_path / "synthetic_cur2.parquet")
+    seen: list[AllocationKey] = []
+
+    def label(key: AllocationKey) -> str:
+        seen.append(key)
+        return dict(key.tags)["team"] or "untagged"
+
+    summary = summarise_export(path, tag_keys=("team",), cost_category_keys=("Department",), allocate=label)
+
+    assert len(seen) == len(set(seen)) == 2
+    assert set(seen) == {
+        AllocationKey("000000000042", (("team", None),), (("Department", None),)),
+        AllocationKey("000000000042", (("team", "payments"),), (("Department", "Finance"),)),
+    }
+    by_label = {a.label: a for a in summary.allocated}
+    assert by_label["payments"].cost_before_credits == Decimal("1.8")
+    assert (by_label["untagged"].cost, by_label["untagged"].credit_cost) == (Decimal(1), Decimal(-1))
+    assert by_label["untagged"].cost_before_credits == Decimal(2)

@@ -33,3 +33,29 @@ def test_invoice_run_is_idempotent_and_explain_reads_the_frozen_invoice(tmp_path
     assert explained.exit_code == 0, explained.output
     assert "credit -4.00 USD from grant" in explained.output
     assert "amount due 6.00 USD" in explained.output
+
+
+def test_contract_amend_sets_a_term_commitment_and_show_lists_every_version(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/cli.db"
+    with open_book(db) as book:
+        book.publish_price_book("default", "USD", PRICES, effective_at="2026-01-01T00:00:00+00:00")
+        book.create_account("acme", currency="USD")
+    terms = tmp_path / "terms.json"
+    terms.write_text(
+        '{"commit": {"rule": "min-50", "amount": "50"},'
+        ' "term_commit": {"rule": "fy26", "amount": "12000", "start": "2026-01", "end": "2027-01"}}'
+    )
+    runner = CliRunner()
+    amended = runner.invoke(app, ["contract", "amend", "acme", str(terms), "--effective-at",
+                                  "2026-01-01T00:00:00+00:00", "--db", db])  # fmt: skip
+    assert amended.exit_code == 0, amended.output
+    assert "acme@v1 effective 2026-01-01T00:00:00+00:00" in amended.output
+    assert "term 12000 over 2026-01 to 2027-01 (12 months, rule fy26)" in amended.output
+    floats = tmp_path / "floats.json"
+    floats.write_text('{"term_commit": {"rule": "fy26", "amount": 12000.5, "start": "2026-01", "end": "2027-01"}}')
+    refused = runner.invoke(app, ["contract", "amend", "acme", str(floats), "--db", db])
+    assert refused.exit_code == 2
+    shown = runner.invoke(app, ["contract", "show", "acme", "--json", "--db", db])
+    assert shown.exit_code == 0, shown.output
+    assert '"term_commit": {\n        "amount": "12000"' in shown.output
+    assert runner.invoke(app, ["contract", "show", "acme", "--db", db]).exit_code == 0

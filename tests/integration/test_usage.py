@@ -158,3 +158,52 @@ def test_async_mode_events_burn_credit_by_event_time_once_and_never_below_the_fl
     assert (b.available_units, b.consumed_units, b.overdraft_units) == (0, 3000, 1000)
     assert book.burn_usage().charged == 0
     assert check(book.engine, {("acme", "CREDIT"): 1000}) == []
+
+
+def test_the_mode_when_an_event_is_recorded_decides_whether_it_burns(book: Book) -> None:
+    """Enforce-mode usage is paid by reserve and capture; switching to async later does not bill it again."""
+    setup(book)
+    book.define_unit("CREDIT", scale=3)
+    book.define_rate_card("std", "CREDIT", {"api_call": "1"}, effective_at=START - timedelta(days=30))
+    book.configure_account("acme", rate_card="std")
+    book.issue_grant("acme", "10", "CREDIT", reason_code="welcome", effective_at=START - timedelta(days=2))
+    book.ingest([event("before", quantity="3")])
+    book.configure_account("acme", mode="async", rate_card="std")
+    book.ingest([event("after", quantity="2")])
+    assert book.burn_usage().charged == 1
+    assert book.balance("acme", "CREDIT").consumed_units == 2000
+
+
+def test_ndjson_lines_get_results_by_line_number_and_bad_lines_write_nothing(book: Book) -> None:
+    setup(book)
+    lines = [
+        b'{"key": "n1", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z", "quantity": "2"}',
+        b"",
+        b'{"key": "n2", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z", "quantity": 1.5}',
+        b'{"key": "n3", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z"',
+        b'{"key": "n1", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z", "quantity": "2"}\r',
+        b'{"key": "n1", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z", "quantity": "3"}',
+        b"   ",
+    ]
+    report = book.ingest_ndjson(b"\n".join(lines) + b"\n")
+    assert [(r.index, r.key, r.status, r.code) for r in report.results] == [
+        (0, "n1", "accepted", None),
+        (2, "n2", "rejected", "float_not_allowed"),
+        (3, None, "rejected", "invalid_json"),
+        (4, "n1", "duplicate", None),
+        (5, "n1", "rejected", "idempotency_conflict"),
+    ]
+    assert "line 4" in (report.results[2].message or "")
+    window = {"start": START - timedelta(days=1), "end": START, "period": None}
+    assert book.meter("calls", "acme", **window)[0].value == 2  # type: ignore[arg-type]
+    again = book.ingest_ndjson(lines[0])
+    assert [r.status for r in again.results] == ["duplicate"]
+
+
+def test_an_ndjson_batch_over_the_limit_is_refused_whole(book: Book) -> None:
+    setup(book)
+    before = snapshot(book.engine)
+    line = b'{"key": "k%d", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z"}'
+    with pytest.raises(BatchTooLarge):
+        book.ingest_ndjson(b"\n".join(line % i for i in range(10_001)))
+    assert snapshot(book.engine) == before

@@ -34,6 +34,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "list_audit": frozenset({A, F}),
     # usage and enforcement (issue 3)
     "ingest_events": frozenset({A, V}),
+    "ingest_events_ndjson": frozenset({A, V}),
     "create_meter": frozenset({A, F}),
     "get_meter_readings": frozenset({A, F, S, V, C}),  # customer: its own account only
     "authorize": frozenset({A, V}),
@@ -47,6 +48,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     # pricing and invoicing (issue 5)
     "publish_price_book": frozenset({A, F}),
     "amend_contract": frozenset({A, F}),
+    "list_contracts": frozenset({A, F, S, C}),  # customer: its own account only
     "preview_invoice": frozenset({A, F, S, C}),  # customer: its own account only
     "finalize_invoice": frozenset({A, F}),
     "get_invoice": frozenset({A, F, S, C}),  # customer: its own invoices only

@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
@@ -76,7 +77,7 @@ class RequestContext:
             if rejected is not None:
                 await rejected(scope, receive, send_with_id)
             else:
-                await self.app(scope, _bounded(receive), send_with_id)
+                await self.app(scope, _bounded(receive, body_limit(scope["path"])), send_with_id)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
@@ -98,15 +99,21 @@ def _too_large(scope: Scope, headers: dict[bytes, bytes]) -> Response | None:
     nul = b"%00" in scope.get("raw_path", b"") or b"%00" in scope.get("query_string", b"")
     if nul and scope["path"].startswith("/v1/"):
         return problems.problem(422, "validation_error", "the path or query contains a NUL (%00) character; remove it")
-    length = headers.get(b"content-length", b"0")
-    if not length.isdigit() or int(length) > limits.REQUEST_BODY_BYTES_MAX:
-        return problems.http_problem(
-            "request_too_large", f"the body is over {limits.REQUEST_BODY_BYTES_MAX} bytes; send smaller batches"
-        )
+    length, most = headers.get(b"content-length", b"0"), body_limit(scope["path"])
+    if not length.isdigit() or int(length) > most:
+        return problems.http_problem("request_too_large", f"the body is over {most} bytes; send smaller batches")
     return None
 
 
-def _bounded(receive: Receive) -> Receive:
+_EVENT_PATHS = frozenset({"/v1/events", "/v1/events/ndjson"})
+
+
+def body_limit(path: str) -> int:
+    """Bytes a request body may have: event batches (up to 10,000 events) get more than the rest."""
+    return limits.EVENTS_BODY_BYTES_MAX if path in _EVENT_PATHS else limits.REQUEST_BODY_BYTES_MAX
+
+
+def _bounded(receive: Receive, most: int) -> Receive:
     """Count streamed body bytes too (a chunked body has no Content-Length)."""
     seen = 0
 
@@ -114,25 +121,66 @@ def _bounded(receive: Receive) -> Receive:
         nonlocal seen
         message = await receive()
         seen += len(message.get("body", b""))
-        if seen > limits.REQUEST_BODY_BYTES_MAX:
-            raise BodyTooLarge
+        if seen > most:
+            raise BodyTooLarge(most)
         return message
 
     return bounded
 
 
-async def _on_body_too_large(_: Any, __: Exception) -> Response:
-    return problems.http_problem("request_too_large", f"the body is over {limits.REQUEST_BODY_BYTES_MAX} bytes")
+async def _on_body_too_large(_: Any, error: Exception) -> Response:
+    most = error.args[0] if error.args else limits.REQUEST_BODY_BYTES_MAX
+    return problems.http_problem("request_too_large", f"the body is over {most} bytes")
+
+
+async def _upkeep(book: Book, metrics: Metrics, interval: float) -> None:
+    """Sweep every ``interval`` seconds (holds past TTL, lapsed grants, async usage) and purge
+    stored responses hourly, in a worker thread; a failure is logged and the next sweep retries."""
+    purged_at = time.monotonic()
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            report = await asyncio.to_thread(book.sweep)
+            if time.monotonic() - purged_at >= limits.PURGE_EVERY_SECONDS:
+                purged_at = time.monotonic()
+                await asyncio.to_thread(book.purge_stored_responses)
+        except Exception:
+            metrics.sweep_failures.inc()
+            log.exception("sweep failed")
+            continue
+        for kind, count in (
+            ("holds_expired", report.holds_expired),
+            ("grants_expired", report.grants_expired),
+            ("usage_charged", report.usage_charged),
+            ("usage_skipped", report.usage_skipped),
+        ):
+            metrics.swept.labels(kind).inc(count)
+        if report.changed:
+            log.info(
+                "swept",
+                extra={
+                    "holds_expired": report.holds_expired,
+                    "grants_expired": report.grants_expired,
+                    "usage_charged": report.usage_charged,
+                    "usage_skipped": report.usage_skipped,
+                },
+            )
 
 
 def create_app(book: Book, settings: ServerSettings | None = None, *, close_book: bool = False) -> FastAPI:
     metrics = Metrics()
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         purged = book.purge_stored_responses()
         log.info("started", extra={"stored_responses_purged": purged})
+        interval = float(app.state.settings.sweep_seconds)
+        upkeep = asyncio.create_task(_upkeep(book, metrics, interval)) if interval > 0 else None
         yield
+        if upkeep is not None:
+            upkeep.cancel()
+            with suppress(asyncio.CancelledError):
+                await upkeep
         if close_book:
             book.close()
         log.info("stopped")
@@ -182,8 +230,9 @@ _ERRORS = {
     "`account_already_exists`, `unit_already_exists`, `grant_already_voided`, `hierarchy_cycle`, "
     "`meter_already_exists`, `hold_already_captured`, `hold_already_released`, `hold_expired`, "
     "`kill_switch_engaged` (reserving while the kill switch is on), `invoice_already_finalized`, "
-    "`invoice_out_of_order`, `invoice_already_voided`, `credit_note_too_large`, `finops_rule_already_exists`.",
-    413: "The body is over 1 MiB (`request_too_large`), whatever the route.",
+    "`invoice_out_of_order`, `invoice_already_voided`, `invoice_counted_in_term` (voiding an invoice a term "
+    "true-up counted), `credit_note_too_large`, `finops_rule_already_exists`.",
+    413: "The body is over 1 MiB, or 16 MiB for the event batches (`request_too_large`).",
     422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
     " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
     431: "Request headers over 16 KiB (`headers_too_large`).",
@@ -196,11 +245,12 @@ _ERRORS = {
 _NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue_grants", "list_grants",
               "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge", "get_meter_readings",
               "authorize", "create_hold", "capture_hold", "release_hold", "get_hold", "create_rate_card",
-              "configure_enforcement", "publish_price_book", "amend_contract", "preview_invoice", "finalize_invoice",
-              "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note", "create_finops_node",
-              "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
+              "configure_enforcement", "publish_price_book", "amend_contract", "list_contracts", "preview_invoice",
+              "finalize_invoice", "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note",
+              "create_finops_node", "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
 _REFUSED = {"create_charge", "create_hold"}  # may answer 402 insufficient_credit
 _NO_IDEMPOTENCY_KEY = {"authorize"}  # a POST that writes nothing: no key, no 409
+_NOT_JSON = {"ingest_events_ndjson"}  # NDJSON: a line that is not JSON is that line's result, not a 400
 
 
 def _errors_for(path: str, method: str, operation_id: str) -> list[int]:
@@ -216,7 +266,8 @@ def _errors_for(path: str, method: str, operation_id: str) -> list[int]:
     if operation_id in _NOT_FOUND:
         codes.append(404)
     if method in ("post", "put"):
-        codes.append(400)  # malformed JSON
+        if operation_id not in _NOT_JSON:
+            codes.append(400)  # malformed JSON
         if operation_id not in _NO_IDEMPOTENCY_KEY:
             codes.append(409)  # an Idempotency-Key reused for another request
     if operation_id in _REFUSED:

@@ -59,3 +59,11 @@ class Metrics:
             "drawdown_idempotent_replays", "Write requests answered from a stored response.", ["operation"],
             registry=self.registry,
         )  # fmt: skip
+        self.swept = Counter(
+            "drawdown_swept", "Changes made by the background sweep: holds released, grants expired, usage burned.",
+            ["kind"], registry=self.registry,
+        )  # fmt: skip
+        self.sweep_failures = Counter(
+            "drawdown_sweep_failures", "Background sweeps that raised (logged; the next sweep retries).",
+            registry=self.registry,
+        )  # fmt: skip

@@ -53,6 +53,14 @@ def amend_contract(request: Request, caller: Caller, account_id: AccountId, body
     return write(request, caller, key, "amend_contract", body.model_dump(mode="json"), action)
 
 
+@router.get("/accounts/{account_id}/contracts", name="list_contracts", operation_id="list_contracts",
+            response_model=i.ContractList, tags=["invoicing"])  # fmt: skip
+def list_contracts(request: Request, caller: Caller, account_id: AccountId) -> i.ContractList:
+    """Every version of the account's contract, oldest first; amendments keep history."""
+    fence_account(caller, account_id)
+    return i.ContractList(items=[render.contract(c) for c in book_of(request).contracts(account_id)])
+
+
 # -- invoices --------------------------------------------------------------------------------
 
 

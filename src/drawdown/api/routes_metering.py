@@ -5,10 +5,12 @@ check access, call the book, render; every write goes through ``edge.write``.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from drawdown.api import render
 from drawdown.api import schemas_metering as m
@@ -37,6 +39,31 @@ def ingest_events(request: Request, caller: Caller, body: m.EventBatch, key: Ide
         return Rendered(200, render.ingest(book.ingest(events)).model_dump_json())
 
     return write(request, caller, key, "ingest_events", body.model_dump(mode="json"), action, reason="ingest")
+
+
+_NDJSON_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One event object per line, as in POST /v1/events; blank lines are skipped.",
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.post("/events/ndjson", name="ingest_events_ndjson", operation_id="ingest_events_ndjson",
+             response_model=m.IngestOut, tags=["usage"], openapi_extra=_NDJSON_BODY)  # fmt: skip
+async def ingest_events_ndjson(request: Request, caller: Caller, key: IdemKey = None) -> Response:
+    """Record up to 10,000 usage events sent as NDJSON (``application/x-ndjson``), the fast path
+    for bulk senders. Each line gets a result as in ``POST /v1/events``, with ``index`` its
+    0-based line number; a line that is not JSON is rejected with ``invalid_json``."""
+    data = await request.body()
+    digest = hashlib.sha256(data).hexdigest()
+
+    def action(book: Book, _: WriteRequest) -> Rendered:
+        return Rendered(200, render.ingest(book.ingest_ndjson(data)).model_dump_json())
+
+    body = {"ndjson_sha256": digest, "bytes": len(data)}
+    return await run_in_threadpool(write, request, caller, key, "ingest_events_ndjson", body, action, reason="ingest")
 
 
 @router.post("/meters", name="create_meter", operation_id="create_meter", status_code=201, response_model=m.MeterOut,

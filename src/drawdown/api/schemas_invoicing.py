@@ -68,6 +68,15 @@ class CommitIn(In):
     amount: Amount
 
 
+class TermCommitIn(In):
+    rule: Id
+    amount: Annotated[Amount, Field(description="Committed spend over the term, after discounts, before credits.")]
+    start: Annotated[str, Field(max_length=7, description="The term's first billing month, YYYY-MM.",
+                                examples=["2026-01"])]  # fmt: skip
+    end: Annotated[str, Field(max_length=7, description="The month after the term's last one, YYYY-MM "
+                              "(half-open: 2026-01 to 2027-01 is the year 2026).", examples=["2027-01"])]  # fmt: skip
+
+
 class RebateIn(In):
     rule: Id
     threshold: Amount | None = None
@@ -94,6 +103,7 @@ class ContractCreate(In):
     discounts: Annotated[list[DiscountIn], Field(max_length=Rules)] | None = None
     bundles: Annotated[list[BundleIn], Field(max_length=Rules)] | None = None
     commit: CommitIn | None = None
+    term_commit: TermCommitIn | None = None
     rebates: Annotated[list[RebateIn], Field(max_length=Rules)] | None = None
     sla: Annotated[list[SlaIn], Field(max_length=Rules)] | None = None
     effective_at: Instant | None = None
@@ -135,6 +145,10 @@ class ContractOut(Out):
     version: int
     effective_at: str
     terms: dict[str, Any]
+
+
+class ContractList(Out):
+    items: list[ContractOut] = Field(description="Every version, oldest first.")
 
 
 class CreditNoteOut(Out):

@@ -77,11 +77,18 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str | None, typer.Option(envvar="DRAWDOWN_LOG_LEVEL")] = None,
+    sweep_seconds: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DRAWDOWN_SWEEP_SECONDS",
+            help="Seconds between upkeep sweeps (expired holds, lapsed grants, async usage); 0 = off.",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API (uvicorn) on the embedded SQLite store by default, or --db postgresql+psycopg://…"""
     settings = bootstrap.ServerSettings.from_env(
         db=bootstrap.database_url(db), host=host, port=port, support_grant_limit=support_grant_limit,
-        log_level=log_level,
+        log_level=log_level, sweep_seconds=sweep_seconds,
     )  # fmt: skip
     with opened(settings.db):  # create or migrate the store first, reporting errors as the CLI does
         pass
@@ -96,6 +103,7 @@ def _serve(settings: bootstrap.ServerSettings) -> None:
     os.environ.update({
         "DRAWDOWN_DB": settings.db, "DRAWDOWN_HOST": settings.host, "DRAWDOWN_PORT": str(settings.port),
         "DRAWDOWN_SUPPORT_GRANT_LIMIT": str(settings.support_grant_limit), "DRAWDOWN_LOG_LEVEL": settings.log_level,
+        "DRAWDOWN_SWEEP_SECONDS": str(settings.sweep_seconds),
     })  # fmt: skip
     # A factory by import path: the CLI and the API are sibling edges and never import each other.
     uvicorn.run(
@@ -222,6 +230,23 @@ def verify(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")]
 
 
 @app.command()
+def sweep(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """One upkeep pass: release holds past their TTL, expire lapsed grants, burn async usage.
+
+    `drawdown serve` sweeps every few seconds by itself; run this from cron when the server's
+    sweep is off (DRAWDOWN_SWEEP_SECONDS=0) or for a store no server runs on.
+    """
+    with opened(db) as book:
+        report = book.sweep()
+    counts = {"holds_expired": report.holds_expired, "grants_expired": report.grants_expired,
+              "usage_charged": report.usage_charged, "usage_skipped": report.usage_skipped}  # fmt: skip
+    if as_json:
+        print(json.dumps(counts))
+    else:
+        console.print(" · ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.items()))
+
+
+@app.command()
 def balance(
     account: str,
     unit: Annotated[str | None, typer.Option(help="Currency or credit unit; default the account's currency.")] = None,
@@ -280,19 +305,10 @@ def ingest(
     ):
         task = bar.add_task(f"ingest {file.name}", total=size, summary="")
         for chunk, consumed in _batches(lines, max(1, min(batch, 10_000))):
-            parsed: list[dict[str, Any]] = []
-            where: list[int] = []
-            for number, line in chunk:
-                try:
-                    parsed.append(json.loads(line))
-                    where.append(number)
-                except ValueError as error:
-                    totals["rejected"] += 1
-                    _reject(sink, number, "invalid_json", str(error))
-            for result in book.ingest(parsed).results:
+            for result in book.ingest_ndjson(b"\n".join(line.rstrip(b"\r\n") for _, line in chunk)).results:
                 totals[result.status] += 1
                 if result.status == "rejected":
-                    _reject(sink, where[result.index], result.code or "", result.message or "")
+                    _reject(sink, chunk[result.index][0], result.code or "", result.message or "")
             bar.update(task, advance=consumed, summary=" ".join(f"{k} {v}" for k, v in totals.items()))
     console.print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     if totals["rejected"]:
@@ -398,10 +414,11 @@ def invoice_run(
         raise typer.Exit(5)
 
 
-def _register_finops() -> None:
-    from drawdown.cli import finops
+def _register_subcommands() -> None:
+    from drawdown.cli import contracts, finops
 
+    app.add_typer(contracts.app, name="contract")
     app.add_typer(finops.app, name="finops")
 
 
-_register_finops()
+_register_subcommands()

@@ -16,14 +16,14 @@ from enum import StrEnum
 from drawdown.domain import limits
 from drawdown.domain.errors import InvalidField, InvalidIdentifier
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*\Z")  # \Z, not $: "$" lets a trailing newline through
 
 
 def require_id(value: object, *, field: str) -> str:
     """Ids are 1–64 printable ASCII characters: letters, digits and . _ : @ -."""
     if not isinstance(value, str) or not value:
         raise InvalidIdentifier(f"{field} must be a non-empty string", field=field)
-    if len(value) > limits.ID_LENGTH_MAX or not _ID.match(value):
+    if len(value) > limits.ID_LENGTH_MAX or not ID_PATTERN.match(value):
         raise InvalidIdentifier(
             f"{field} {value[:80]!r} must be 1–{limits.ID_LENGTH_MAX} characters of "
             "A–Z, a–z, 0–9 and . _ : @ -, starting with a letter or digit",

@@ -8,6 +8,8 @@ A contract version is never edited; an amendment is a new version with a later
 - :class:`PercentDiscount` a percentage off the whole invoice, one category or one product
 - :class:`BundleDiscount`  a percentage off a set of products, when every one of them is billed
 - :class:`MinimumCommit`   a minimum spend per billing period; a shortfall becomes a true-up line
+- :class:`TermCommit`      a committed spend over a whole term of billing months; the shortfall
+                           becomes a true-up line on the invoice of the term's last month
 - :class:`Rebate`          a share of the period's spend above a threshold, paid back afterwards
                            as a credit grant (or a credit note)
 - :class:`SlaSchedule`     availability below X % gives Y % of the affected product's fee back
@@ -25,6 +27,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from drawdown.domain import limits
 from drawdown.domain.errors import InvalidField
 from drawdown.domain.grants import Category
 from drawdown.domain.pricing import Price
@@ -94,6 +97,44 @@ class MinimumCommit:
 
 
 @dataclass(frozen=True, slots=True)
+class TermCommit:
+    """Committed spend over the billing months ``[start, end)`` — ``end`` is the month after the
+    last one, so a calendar year 2026 is ``2026-01`` to ``2027-01``. Months are billing months in
+    the account's time zone, so the term is aligned to billing periods by construction.
+
+    What counts is the same basis as :class:`MinimumCommit`: spend after discounts, before
+    credits (see :mod:`drawdown.domain.commitments`)."""
+
+    rule: str
+    amount: Decimal
+    start: str  # "YYYY-MM", the term's first billing month
+    end: str  # "YYYY-MM", the month after the term's last billing month
+
+    def __post_init__(self) -> None:
+        months = month_index(self.end, field="term_commit.end") - month_index(self.start, field="term_commit.start")
+        if not 1 <= months <= limits.TERM_MONTHS_MAX:
+            raise InvalidField(
+                f"term {self.rule} must end 1 to {limits.TERM_MONTHS_MAX} months after it starts "
+                f"(end is the month after the last one), got {self.start} to {self.end}",
+                field="term_commit.end",
+            )
+
+    @property
+    def months(self) -> int:
+        return month_index(self.end, field="end") - month_index(self.start, field="start")
+
+
+def month_index(text: str, *, field: str) -> int:
+    """``YYYY-MM`` as a count of months, so terms can be measured without a time zone."""
+    if not isinstance(text, str) or len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit():
+        raise InvalidField(f"{field} must be a month such as 2026-10, got {str(text)[:20]!r}", field=field)
+    year, month = int(text[:4]), int(text[5:])
+    if year < 1 or not 1 <= month <= 12:
+        raise InvalidField(f"{field} must be a month such as 2026-10, got {text!r}", field=field)
+    return year * 12 + month - 1
+
+
+@dataclass(frozen=True, slots=True)
 class Rebate:
     rule: str
     threshold: Decimal  # spend (after discounts, before credits) above which the rebate starts
@@ -148,6 +189,7 @@ class Contract:
     discounts: tuple[PercentDiscount, ...] = ()
     bundles: tuple[BundleDiscount, ...] = ()
     commit: MinimumCommit | None = None
+    term_commit: TermCommit | None = None
     rebates: tuple[Rebate, ...] = ()
     sla: tuple[SlaSchedule, ...] = ()
 

@@ -325,6 +325,12 @@ class InvoiceAlreadyVoided(Conflict):
     code = "invoice_already_voided"
 
 
+class InvoiceCountedInTerm(Conflict):
+    """A later finalized invoice counted this one toward the term commitment it closed."""
+
+    code = "invoice_counted_in_term"
+
+
 class CreditNoteTooLarge(Refused):
     """A credit note would take an invoice below zero."""
 

@@ -2,7 +2,9 @@
 
 :func:`document` is what finalization stores and what ``explain`` reads back: for every
 line the quantity and events, the price and its version, the discount rule with its
-contract version, and each grant drawn with its order position, key and reason. Amounts are
+contract version, and each grant drawn with its order position, key and reason; on the
+invoice of a term's last month, the term commitment: its rule, contract version, term,
+committed amount, the spend counted per invoice and the shortfall. Amounts are
 decimal strings at the currency's minor digits. Its canonical JSON is byte-identical for
 identical inputs.
 """
@@ -13,7 +15,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from drawdown.domain.invoices import APPLICATION_ORDER, Invoice, Line, Outcome
+from drawdown.domain.commitments import TermCheck
+from drawdown.domain.invoices import APPLICATION_ORDER, Invoice, Line, LineKind, Outcome
 from drawdown.domain.money import Unit
 
 
@@ -52,7 +55,7 @@ def document(invoice: Invoice, grant_reasons: dict[str, dict[str, str]] | None =
         "credits": money(credits, unit),
         "amount_due": money(subtotal - discounts - credits, unit),
     }
-    return {
+    doc: dict[str, Any] = {
         "account": invoice.account_id,
         "currency": unit.code,
         "period": {"start": invoice.period.start.isoformat(), "end": invoice.period.end.isoformat()},
@@ -66,6 +69,29 @@ def document(invoice: Invoice, grant_reasons: dict[str, dict[str, str]] | None =
         "totals": totals,
         "after_finalization": [_outcome(o, unit) for o in invoice.outcomes],
     }
+    if invoice.term is not None:  # only on the invoice of a term's last month
+        doc["term_commit"] = _term(invoice, invoice.term)
+    return doc
+
+
+def _term(invoice: Invoice, term: TermCheck) -> dict[str, Any]:
+    unit = invoice.unit
+    lines = [n for n, line in enumerate(invoice.lines, start=1) if line.kind is LineKind.TERM_TRUE_UP]
+    counted: list[dict[str, str | None]] = [
+        {"invoice": i.invoice_id, "period_start": i.period.start.isoformat(), "spend": money(i.spend_units, unit)}
+        for i in term.counted
+    ]
+    counted.append({"invoice": None, "period_start": invoice.period.start.isoformat(),
+                    "spend": money(term.current_units, unit)})  # fmt: skip
+    return {
+        "rule": term.commit.rule, "contract": term.contract, "contract_version": term.contract_version,
+        "term": {"start": term.commit.start, "end": term.commit.end, "start_at": term.term.start.isoformat(),
+                 "end_at": term.term.end.isoformat()},
+        "committed": money(term.committed_units, unit),
+        "basis": "spend after discounts, before credits; per-period true-ups included",
+        "invoices": counted, "spend": money(term.spend_units, unit),
+        "shortfall": money(term.shortfall_units, unit), "true_up_line": lines[0] if lines else None,
+    }  # fmt: skip
 
 
 def _line(number: int, line: Line, unit: Unit, reasons: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -143,11 +169,31 @@ def text(doc: dict[str, Any]) -> str:
         f"\nsubtotal {t['subtotal']} − discounts {t['discounts']} − credits {t['credits']} = "
         f"amount due {t['amount_due']} {cur}"
     )
+    if "term_commit" in doc:
+        out.extend(_term_text(doc["term_commit"], cur))
     for o in doc["after_finalization"]:
         refs = f" (incidents {', '.join(o['incident_refs'])})" if o["incident_refs"] else ""
         out.append(f"{o['kind']} {o['amount']} {cur} by rule {o['rule']} (contract v{o['contract_version']}), "
                    f"paid as {o['settlement']}{refs}")  # fmt: skip
     return "\n".join(out)
+
+
+def _term_text(term: Mapping[str, Any], cur: str) -> list[str]:
+    span = term["term"]
+    out = [
+        f"\nterm commitment {term['committed']} {cur} by rule {term['rule']} (contract {term['contract']}, "
+        f"v{term['contract_version']}) over the term {span['start']} to {span['end']} "
+        f"[{span['start_at']}, {span['end_at']}), counting {term['basis']}:"
+    ]
+    for i in term["invoices"]:
+        which = f"invoice {i['invoice']}" if i["invoice"] else "this invoice"
+        out.append(f"   {which} for the period from {i['period_start']}: {i['spend']} {cur}")
+    if term["true_up_line"] is None:
+        out.append(f"   term spend {term['spend']} {cur} meets the commitment: no term true-up")
+    else:
+        out.append(f"   term spend {term['spend']} {cur}, shortfall {term['shortfall']} {cur}: "
+                   f"term true-up on line {term['true_up_line']}")  # fmt: skip
+    return out
 
 
 def _ids(events: Mapping[str, Any]) -> str:

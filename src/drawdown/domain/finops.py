@@ -108,13 +108,17 @@ class SpendAttributes:
 
 @dataclass(frozen=True, slots=True)
 class SpendLine:
-    """Spend before credits of one group of an export, as the import hands it over."""
+    """Spend before credits of one node in an export, as the import hands it over.
+
+    The import maps spend to nodes with :func:`match` (per distinct ``SpendAttributes``)
+    under the rules in force when it started reading the file.
+    """
 
     period_start: datetime
+    node_id: str
     service: str
     currency: str
     amount: Decimal
-    attributes: SpendAttributes
 
 
 @dataclass(frozen=True, slots=True)

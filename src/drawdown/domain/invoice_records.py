@@ -37,6 +37,7 @@ class StoredInvoice:
     subtotal_units: int
     credits_units: int
     amount_due_units: int
+    commit_spend_units: int  # spend that counts toward commitments (after discounts, before credits)
     usage_cutoff: datetime  # usage recorded up to this instant is on this invoice
     document: dict[str, Any]
     finalized_at: datetime

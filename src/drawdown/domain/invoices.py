@@ -11,9 +11,12 @@ APPLICATION_ORDER (docs/ARCHITECTURE.md repeats it word for word):
              and invoice discounts that cover it (ties: most specific, then rule id); lines
              priced by an override get none (the override is the negotiated price)
 4. true-up   if the discounted total is below the period's minimum commit, one true-up line
-             adds the difference
-5. credits   lines in order (usage, license, fixed fee, add-on, adjustments, true-up; then
-             product) draw grants through the drawdown order with Target(category, product),
+             adds the difference; then, on the invoice of a term's last billing month, if the
+             term's spend (earlier finalized invoices of the term plus this one, per-period
+             true-ups included) is below the term commitment, one term true-up line adds the
+             difference (the rules: :mod:`drawdown.domain.commitments`)
+5. credits   lines in order (usage, license, fixed fee, add-on, adjustments, true-up, term
+             true-up; then product) draw grants through the drawdown order with Target(category, product),
              honouring scope, period caps, pool caps and each grant's invoice cap
 6. due       amount due = Σ line (amount − discount − credits), never below zero
 
@@ -36,11 +39,12 @@ from functools import lru_cache
 from drawdown.domain import limits
 from drawdown.domain.accounts import DrawdownPolicy
 from drawdown.domain.billed_usage import UsageTotal
+from drawdown.domain.commitments import TermCheck, TermInvoice, check, closing_term
 from drawdown.domain.contracts import HUNDRED, AppliedDiscount, Availability, Contract, best_discount
 from drawdown.domain.drawdown import Candidate, Charge, Draw, draw
 from drawdown.domain.errors import LimitExceeded
 from drawdown.domain.grants import Category, Target
-from drawdown.domain.instants import Period
+from drawdown.domain.instants import Period, zone
 from drawdown.domain.money import Unit, to_units
 from drawdown.domain.pricing import Price, PriceBook, amount
 
@@ -50,11 +54,13 @@ APPLICATION_ORDER = (
     "2 rate: quantity under the price model (flat, per_unit, package, graduated, volume)",
     "3 discount: one percentage per line, the largest covering it (product, bundle, category, invoice); "
     "none on overridden prices",
-    "4 true-up: minimum commit minus the discounted total, when positive",
+    "4 true-up: minimum commit minus the discounted total, when positive; on a term's last month, "
+    "the term commitment minus the term's spend (earlier invoices of the term and this one, true-ups included)",
     "5 credits: grants drawn line by line through the drawdown order, by scope and caps",
     "6 due: amount - discount - credits per line, never below zero",
 )
 TRUE_UP_PRODUCT = "minimum_commit"
+TERM_TRUE_UP_PRODUCT = "term_commit"
 
 
 class LineKind(StrEnum):
@@ -62,10 +68,11 @@ class LineKind(StrEnum):
     FEE = "fee"
     ADJUSTMENT = "adjustment"
     TRUE_UP = "true_up"
+    TERM_TRUE_UP = "term_true_up"
 
 
 _CATEGORY_ORDER = (Category.USAGE, Category.LICENSE, Category.FIXED_FEE, Category.ADD_ON)
-_KIND_ORDER = (LineKind.USAGE, LineKind.FEE, LineKind.ADJUSTMENT, LineKind.TRUE_UP)
+_KIND_ORDER = (LineKind.USAGE, LineKind.FEE, LineKind.ADJUSTMENT, LineKind.TRUE_UP, LineKind.TERM_TRUE_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +98,7 @@ class RatingInput:
     usage: tuple[UsageTotal, ...] = ()
     late: tuple[LateUsage, ...] = ()
     availability: tuple[Availability, ...] = ()
+    term_invoices: tuple[TermInvoice, ...] = ()  # the account's stored invoices inside a term this month closes
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +157,15 @@ class Invoice:
     lines: tuple[Line, ...]
     outcomes: tuple[Outcome, ...] = ()
     policy: DrawdownPolicy = DrawdownPolicy.DEFAULT
+    term: TermCheck | None = None  # the term commitment this invoice closes, met or not
 
     def total(self, field: str) -> int:
         return sum(int(getattr(line, field)) for line in self.lines)
+
+    @property
+    def commit_spend_units(self) -> int:
+        """Spend that counts toward commitments: after discounts, before credits, term true-ups excluded."""
+        return sum(line.net_units for line in self.lines if line.kind is not LineKind.TERM_TRUE_UP)
 
     @property
     def amount_due_units(self) -> int:
@@ -166,9 +180,12 @@ def rate(inp: RatingInput) -> Invoice:
     amounts = allocate([line.exact for line in lines], inp.unit)
     lines = _discounted(lines, amounts, inp.contract, inp.unit)
     lines += _true_up(lines, inp.contract, inp.unit)
+    term = _term_check(lines, inp)
+    if term is not None and term.shortfall_units > 0:
+        lines.append(_term_true_up(term, inp.unit))
     invoice = Invoice(
         inp.account_id, inp.unit, inp.period, inp.time_zone, inp.issued_at, inp.book.label,
-        None if inp.contract is None else inp.contract.label, tuple(lines),
+        None if inp.contract is None else inp.contract.label, tuple(lines), term=term,
     )  # fmt: skip
     return replace(invoice, outcomes=_rebates(invoice, inp.contract) + _sla_credits(invoice, inp))
 
@@ -252,10 +269,33 @@ def _true_up(lines: list[Line], contract: Contract | None, unit: Unit) -> list[L
     ]  # fmt: skip
 
 
+def _term_check(lines: list[Line], inp: RatingInput) -> TermCheck | None:
+    """Step 4, second half: the term commitment this month closes, if it closes one."""
+    term = closing_term(inp.contract, inp.period, zone(inp.time_zone))
+    if term is None:
+        return None
+    assert inp.contract is not None
+    assert inp.contract.term_commit is not None
+    committed = payable_units(inp.contract.term_commit.amount, inp.unit)
+    spend = sum(line.net_units for line in lines)  # the per-period true-up included: it is spend
+    return check(inp.contract, term, inp.period, inp.term_invoices, committed, spend)
+
+
+def _term_true_up(term: TermCheck, unit: Unit) -> Line:
+    short = term.shortfall_units
+    price: dict[str, object] = {
+        "model": "term_commit", "commit": str(term.commit.amount), "term_start": term.commit.start,
+        "term_end": term.commit.end, "term_spend": str(_decimal(term.spend_units, unit)),
+    }  # fmt: skip
+    return Line(LineKind.TERM_TRUE_UP, Category.FIXED_FEE, TERM_TRUE_UP_PRODUCT, Decimal(1), price,
+                f"contract:{term.contract}:{term.commit.rule}", _decimal(short, unit), amount_units=short)  # fmt: skip
+
+
 def _rebates(invoice: Invoice, contract: Contract | None) -> tuple[Outcome, ...]:
     if contract is None:
         return ()
-    spend = sum(line.net_units for line in invoice.lines if line.kind is not LineKind.TRUE_UP)
+    true_ups = (LineKind.TRUE_UP, LineKind.TERM_TRUE_UP)
+    spend = sum(line.net_units for line in invoice.lines if line.kind not in true_ups)
     found = []
     for rebate in contract.rebates:
         units = payable_units(rebate.amount(_decimal(spend, invoice.unit)), invoice.unit)

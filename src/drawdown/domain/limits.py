@@ -38,6 +38,8 @@ BACKDATE_SECONDS_MAX = 35 * 24 * 3600
 CHECKPOINT_EVERY_ENTRIES = 512
 # Grants kept in memory per process (they are immutable, so caching them is always safe).
 GRANT_CACHE_ENTRIES_MAX = 200_000
+# Units and rate-card versions kept in memory per process (insert-only, so equally safe).
+DEFINITION_CACHE_ENTRIES_MAX = 10_000
 
 # Usage events and meters.
 EVENTS_PER_BATCH_MAX = 10_000
@@ -70,12 +72,16 @@ INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per d
 EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
 LATE_USAGE_ROWS_MAX = 10_000
 INVOICES_PER_RUN_PAGE = 200
+TERM_MONTHS_MAX = 120  # a term commitment spans at most ten years of billing months
 CONTRACT_TERMS_CACHE_ENTRIES_MAX = 10_000  # distinct contract terms kept parsed per process
 
 # The HTTP API.
 GRANTS_PER_BATCH_MAX = 1_000
 PAGE_SIZE_MAX = 1_000
 REQUEST_BODY_BYTES_MAX = 1024 * 1024
+EVENTS_BODY_BYTES_MAX = 16 * 1024 * 1024  # a 10,000-event batch, as JSON or NDJSON (~1.6 KiB an event)
 REQUEST_HEADER_BYTES_MAX = 16 * 1024
 API_IDEMPOTENCY_KEY_LENGTH_MAX = 200  # the book's key is "<key id>:<caller's key>", at most 255
 IDEMPOTENCY_RETENTION_SECONDS = 24 * 3600  # stored API responses are kept at least this long
+SWEEP_SECONDS_MAX = 3600  # the server's upkeep sweep runs at least hourly unless turned off
+PURGE_EVERY_SECONDS = 3600  # how often the server purges stored responses past retention

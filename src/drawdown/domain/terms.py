@@ -25,6 +25,7 @@ from drawdown.domain.contracts import (
     Settlement,
     SlaSchedule,
     SlaStep,
+    TermCommit,
     check_percent,
 )
 from drawdown.domain.errors import InvalidField, LimitExceeded
@@ -115,6 +116,7 @@ def contract_from(account_id: str, version: int, effective_at: datetime, data: D
             for b in _items(data.get("bundles"), "bundles")
         ),
         commit=None if commit is None else MinimumCommit(_rule(commit), _dec(commit.get("amount"), "commit.amount")),
+        term_commit=_term_commit(data.get("term_commit")),
         rebates=tuple(_rebate(r) for r in _items(data.get("rebates"), "rebates")),
         sla=tuple(_sla(s) for s in _items(data.get("sla"), "sla")),
     )
@@ -122,6 +124,15 @@ def contract_from(account_id: str, version: int, effective_at: datetime, data: D
 
 def _products(data: Data) -> tuple[str, ...]:
     return tuple(sorted(require_id(p, field="products") for p in _items(data.get("products"), "products")))
+
+
+def _term_commit(data: object) -> TermCommit | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidField("term_commit must be an object with rule, amount, start and end", field="term_commit")
+    return TermCommit(_rule(data), _dec(data.get("amount"), "term_commit.amount"), data.get("start"),  # type: ignore[arg-type]
+                      data.get("end"))  # type: ignore[arg-type]  # fmt: skip
 
 
 def _rebate(data: Data) -> Rebate:
@@ -179,12 +190,19 @@ def contract_data(contract: Contract) -> dict[str, Any]:
             {"rule": b.rule, "products": list(b.products), "percent": str(b.percent)} for b in contract.bundles
         ],
         "commit": None if commit is None else {"rule": commit.rule, "amount": str(commit.amount)},
+        "term_commit": _term_commit_data(contract.term_commit),
         "rebates": [
             {"rule": r.rule, "threshold": str(r.threshold), "percent": str(r.percent), "settlement": str(r.settlement)}
             for r in contract.rebates
         ],
         "sla": [{"rule": s.rule, "products": list(s.products), "steps": _steps(s)} for s in contract.sla],
     }  # fmt: skip
+
+
+def _term_commit_data(term: TermCommit | None) -> dict[str, str] | None:
+    if term is None:
+        return None
+    return {"rule": term.rule, "amount": str(term.amount), "start": term.start, "end": term.end}
 
 
 def _steps(schedule: SlaSchedule) -> list[dict[str, str]]:

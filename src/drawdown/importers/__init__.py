@@ -27,7 +27,8 @@ Invariants
 Modules
     ``formats`` detection · ``columns`` column maps per format · ``projection`` the SQL
     that normalises them · ``reader`` the streaming line-item iterator · ``aggregation`` /
-    ``summary`` / ``groups`` the one-scan spend, period and credit aggregation ·
+    ``summary`` / ``groups`` the one-scan spend, period and credit aggregation (spend
+    per group, or per a caller's label with ``allocate``) ·
     ``charges`` the credit rule · ``descriptions`` credit keys · ``credits`` credit records
     and issue dates · ``fingerprint`` re-import and restatement checks · ``records`` the
     value types · ``engine`` / ``batches`` DuckDB and Arrow plumbing · ``limits`` every
@@ -62,7 +63,7 @@ from drawdown.importers.fingerprint import (
 )
 from drawdown.importers.formats import DetectedExport, ExportFormat, detect_export
 from drawdown.importers.reader import iter_line_item_batches, iter_line_items
-from drawdown.importers.records import LineItem, PeriodSummary, SpendGroup
+from drawdown.importers.records import AllocatedSpend, AllocationKey, LineItem, PeriodSummary, SpendGroup
 from drawdown.importers.summary import (
     ExportSummary,
     aggregate_spend,
@@ -71,6 +72,8 @@ from drawdown.importers.summary import (
 )
 
 __all__ = [
+    "AllocatedSpend",
+    "AllocationKey",
     "BillingExportError",
     "ChargeKind",
     "CloudCredit",

@@ -22,6 +22,8 @@ from drawdown.importers.projection import NULL_TEXT, Projection, amount_text_sql
 STAGE1 = "import_stage1"
 STAGE2 = "import_stage2"
 SPEND = "import_spend"
+LABELS = "import_labels"
+"""The caller's label per allocation key, registered from Python (see ``allocated_sql``)."""
 
 _KEYS = (
     "billing_period_start",
@@ -160,3 +162,31 @@ def ordered_spend_sql(key_count: int) -> str:
         f"SELECT * FROM {SPEND} ORDER BY billing_period_start, payer_account_id NULLS FIRST,"
         f" usage_account_id NULLS FIRST, service NULLS FIRST, currency NULLS FIRST{keys}"
     )
+
+
+def allocation_keys_sql(key_count: int) -> str:
+    """The distinct (usage account, requested key values) of the spend, in a stable order."""
+    columns = ", ".join(["usage_account_id", *key_columns(key_count)])
+    order = ", ".join(f"{column} NULLS FIRST" for column in ["usage_account_id", *key_columns(key_count)])
+    return f"SELECT DISTINCT {columns} FROM {STAGE2} ORDER BY {order}"
+
+
+def allocated_sql(key_count: int) -> str:
+    """Spend per period, label (from ``LABELS``), service and currency.
+
+    Joins each stage-2 group to its allocation key's label, NULL matching NULL; every group
+    has exactly one label, so every row is counted once.
+    """
+    on = " AND ".join(
+        f"{STAGE2}.{column} IS NOT DISTINCT FROM {LABELS}.{column}"
+        for column in ["usage_account_id", *key_columns(key_count)]
+    )
+    group = "billing_period_start, label, service, currency"
+    credit = _kind_sum(ChargeKind.CREDIT)
+    return f"""
+        SELECT {group}, {amount_text_sql("sum(cost)")} AS cost, {amount_text_sql(credit)} AS credit_cost,
+            CAST(sum(row_count) AS BIGINT) AS row_count
+        FROM {STAGE2} JOIN {LABELS} ON {on}
+        GROUP BY {group}
+        ORDER BY billing_period_start, label, service NULLS FIRST, currency NULLS FIRST
+    """

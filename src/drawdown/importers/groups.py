@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import repeat
 from typing import Any
 
 from drawdown.importers.aggregation import key_columns
@@ -35,14 +34,18 @@ def rows(columns: Columns) -> Iterator[dict[str, Any]]:
 
 
 def spend_groups(columns: Columns, tag_keys: Sequence[str], cost_category_keys: Sequence[str]) -> Iterator[SpendGroup]:
-    """Spend rows (see ``aggregation.spend_sql``) as SpendGroups."""
-    key_names = key_columns(len(tag_keys) + len(cost_category_keys))
-    key_values = zip(*(columns[k] for k in key_names), strict=True) if key_names else repeat(())
-    by_kind = zip(*(columns[f"cost_{kind.value}"] for kind in _KINDS), strict=True)
+    """Spend rows (see ``aggregation.spend_sql``) as SpendGroups.
+
+    Works column by column where it can: most kind columns are mostly NULL, and groups
+    repeat few distinct tag combinations, so both are cheaper handled once per column or
+    per distinct value than once per row.
+    """
     fixed = zip(*(columns[name] for name in _SPEND_FIXED), strict=True)
-    rows_ = zip(fixed, key_values, by_kind, strict=False)  # repeat(()) is endless; `fixed` bounds it
-    split = len(tag_keys)
-    for (start, payer, account, name, service, currency, cost, count), values, kind_costs in rows_:
+    keyed = _keyed_pairs(columns, tag_keys, cost_category_keys)
+    by_kind = _costs_by_kind(columns)
+    for (start, payer, account, name, service, currency, cost, count), (tags, categories), kind_costs in zip(
+        fixed, keyed, by_kind, strict=True
+    ):
         yield SpendGroup(
             billing_period_start=start,
             payer_account_id=payer,
@@ -50,10 +53,10 @@ def spend_groups(columns: Columns, tag_keys: Sequence[str], cost_category_keys: 
             usage_account_name=name,
             service=service,
             currency=currency,
-            tags=tuple(zip(tag_keys, values[:split], strict=True)),
-            cost_categories=tuple(zip(cost_category_keys, values[split:], strict=True)),
+            tags=tags,
+            cost_categories=categories,
             cost=amount_from_text(cost),
-            cost_by_kind={k: Decimal(c) for k, c in zip(_KINDS, kind_costs, strict=True) if c is not None},
+            cost_by_kind=kind_costs,
             row_count=count,
         )
 
@@ -69,6 +72,36 @@ _SPEND_FIXED = (
     "cost",
     "row_count",
 )
+
+KeyedPair = tuple[tuple[tuple[str, str | None], ...], tuple[tuple[str, str | None], ...]]
+
+
+def _keyed_pairs(columns: Columns, tag_keys: Sequence[str], cost_category_keys: Sequence[str]) -> list[KeyedPair]:
+    """Per row, its (tags, cost categories) pairs; equal combinations share one tuple."""
+    key_names = key_columns(len(tag_keys) + len(cost_category_keys))
+    rows_ = len(columns["cost"])
+    if not key_names:
+        return [((), ())] * rows_
+    split = len(tag_keys)
+    seen: dict[tuple[str | None, ...], KeyedPair] = {}
+    pairs = []
+    for values in zip(*(columns[k] for k in key_names), strict=True):
+        pair = seen.get(values)
+        if pair is None:
+            tags = tuple(zip(tag_keys, values[:split], strict=True))
+            pair = seen[values] = (tags, tuple(zip(cost_category_keys, values[split:], strict=True)))
+        pairs.append(pair)
+    return pairs
+
+
+def _costs_by_kind(columns: Columns) -> list[dict[ChargeKind, Decimal]]:
+    """Per row, the kinds that occur with their cost (kinds in ``ChargeKind`` order)."""
+    by_kind: list[dict[ChargeKind, Decimal]] = [{} for _ in columns["cost"]]
+    for kind in _KINDS:
+        for costs, text in zip(by_kind, columns[f"cost_{kind.value}"], strict=True):
+            if text is not None:
+                costs[kind] = Decimal(text)
+    return by_kind
 
 
 def period_summary(row: Mapping[str, Any]) -> PeriodSummary:

@@ -106,6 +106,41 @@ class SpendGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class AllocationKey:
+    """What a caller may allocate spend by: one distinct usage account and key values.
+
+    Tags and cost categories are as in ``SpendGroup``: (requested key, value or None), in
+    the order the keys were requested.
+    """
+
+    usage_account_id: str | None
+    tags: tuple[tuple[str, str | None], ...]
+    cost_categories: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AllocatedSpend:
+    """Cost summed by DuckDB per billing period, caller's label, service and currency.
+
+    ``cost`` is every row, credits included; ``credit_cost`` the credit rows alone (zero or
+    negative), so spend before credits is ``cost - credit_cost``.
+    """
+
+    billing_period_start: datetime
+    label: str
+    service: str | None
+    currency: str | None
+    cost: Decimal
+    credit_cost: Decimal
+    row_count: int
+
+    @property
+    def cost_before_credits(self) -> Decimal:
+        """``cost - credit_cost``, exactly (``EXACT`` traps any rounding)."""
+        return EXACT.subtract(self.cost, self.credit_cost)
+
+
+@dataclass(frozen=True, slots=True)
 class PeriodSummary:
     """What one file says about one billing period and currency.
 

@@ -4,17 +4,22 @@ DuckDB does the heavy lifting (see ``aggregation`` for the two stages): it reads
 columns the projection needs, sums cost exactly as DECIMAL(38, 18) per raw group, then
 normalises and re-aggregates the groups. Python only sees the aggregated rows — thousands,
 never the millions of line items — and turns them into frozen records.
+
+A caller that only wants spend per *label* of its own (a FinOps node) passes ``allocate``:
+Python then sees each distinct allocation key once (usage account and key values, a few
+hundred) and DuckDB sums spend per label, instead of Python receiving every spend group.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from drawdown.importers import aggregation
 from drawdown.importers.batches import batch_columns
@@ -42,7 +47,16 @@ from drawdown.importers.limits import (
     SPEND_GROUPS_MAX,
 )
 from drawdown.importers.projection import Projection, build_projection
-from drawdown.importers.records import PeriodSummary, SpendGroup
+from drawdown.importers.records import (
+    AllocatedSpend,
+    AllocationKey,
+    PeriodSummary,
+    SpendGroup,
+    amount_from_text,
+)
+
+Allocate = Callable[[AllocationKey], str]
+"""Gives the label (e.g. a FinOps node) that spend with this allocation key belongs to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +68,8 @@ class ExportSummary:
     spend: tuple[SpendGroup, ...]
     periods: tuple[PeriodSummary, ...]
     credits: tuple[CloudCredit, ...]
+    allocated: tuple[AllocatedSpend, ...] = ()
+    """Spend per label, when ``allocate`` was given (``spend`` is then empty)."""
 
 
 def summarise_export(
@@ -64,20 +80,25 @@ def summarise_export(
     export_date: date | None = None,
     on_progress: ProgressCallback | None = None,
     promotion_code_column: str | None = None,
+    allocate: Allocate | None = None,
 ) -> ExportSummary:
     """Detect the format, then sum spend and find credits in one pass over the file.
 
     ``tag_keys`` / ``cost_category_keys`` are normalised keys (``business_unit``, not
     ``user:business_unit``). ``export_date`` overrides the export date the data implies
     (see ``credits``). ``on_progress(done_rows, total_rows_or_None)`` is called from this
-    thread while DuckDB scans; the total is known for Parquet only.
+    thread while DuckDB scans; the total is known for Parquet only. With ``allocate``,
+    spend is summed per (period, label, service, currency) into ``allocated`` — the label
+    being what ``allocate`` returns for the group's usage account and key values — and
+    ``spend`` stays empty.
     """
     _check_keys(path, tag_keys, cost_category_keys)
     con = connect()
     try:
         projection = build_projection(detect_with(con, path), promotion_code_column)
+        keys = (tuple(tag_keys), tuple(cost_category_keys))
         with translate_errors(path):
-            summary = _summarise(con, projection, tuple(tag_keys), tuple(cost_category_keys), export_date, on_progress)
+            summary = _summarise(con, projection, keys, export_date, on_progress, allocate)
     finally:
         con.close()
     if on_progress is not None:
@@ -116,12 +137,13 @@ def _check_keys(path: Path, tag_keys: Sequence[str], cost_category_keys: Sequenc
 def _summarise(
     con: duckdb.DuckDBPyConnection,
     projection: Projection,
-    tag_keys: tuple[str, ...],
-    cost_category_keys: tuple[str, ...],
+    keys: tuple[tuple[str, ...], tuple[str, ...]],
     export_date: date | None,
     on_progress: ProgressCallback | None,
+    allocate: Allocate | None,
 ) -> ExportSummary:
     export = projection.export
+    tag_keys, cost_category_keys = keys
     key_count = len(tag_keys) + len(cost_category_keys)
     credit_types = _credit_spellings(con, projection) if export.container is Container.PARQUET else None
     stage1 = aggregation.stage1_sql(projection, tag_keys, cost_category_keys, credit_types)
@@ -131,14 +153,19 @@ def _summarise(
     period_rows = _fetch_rows(con, aggregation.periods_sql())
     _check_periods(export, period_rows)
     periods = tuple(period_summary(row) for row in period_rows)
-    spend = _spend(con, export.path, tag_keys, cost_category_keys)
+    spend: tuple[SpendGroup, ...] = ()
+    allocated: tuple[AllocatedSpend, ...] = ()
+    if allocate is None:
+        spend = _spend(con, export.path, tag_keys, cost_category_keys)
+    else:
+        allocated = _allocated(con, export.path, tag_keys, cost_category_keys, allocate)
     if export_date is None:
         export_dates, source = data_export_dates(periods), ExportDateSource.DATA
     else:
         export_dates, source = {p.billing_period_start: export_date for p in periods}, ExportDateSource.CALLER
     observations = [credit_observation(row) for row in _fetch_rows(con, aggregation.credits_sql())]
     credits = build_credits(observations, export_dates, source)
-    return ExportSummary(export, sum(p.row_count for p in periods), spend, periods, credits)
+    return ExportSummary(export, sum(p.row_count for p in periods), spend, periods, credits, allocated)
 
 
 def _credit_spellings(con: duckdb.DuckDBPyConnection, projection: Projection) -> tuple[str, ...]:
@@ -175,5 +202,51 @@ def _spend(
     )
 
 
-def _fetch_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    return [row for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS_DEFAULT) for row in rows(batch_columns(batch))]
+def _allocated(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    tag_keys: tuple[str, ...],
+    cost_category_keys: tuple[str, ...],
+    allocate: Allocate,
+) -> tuple[AllocatedSpend, ...]:
+    """Label each distinct allocation key in Python, then let DuckDB sum spend per label."""
+    key_count = len(tag_keys) + len(cost_category_keys)
+    distinct = con.execute(aggregation.allocation_keys_sql(key_count)).fetchmany(SPEND_GROUPS_MAX + 1)
+    if len(distinct) > SPEND_GROUPS_MAX:
+        raise LimitExceeded(path, "allocation keys", len(distinct), SPEND_GROUPS_MAX)
+    split = 1 + len(tag_keys)
+    labels = [
+        allocate(
+            AllocationKey(
+                row[0], tuple(zip(tag_keys, row[1:split], strict=True)),
+                tuple(zip(cost_category_keys, row[split:], strict=True)),
+            )
+        )
+        for row in distinct
+    ]  # fmt: skip
+    assert all(isinstance(label, str) for label in labels), "allocate returns a label (str) for every key"
+    names = ["usage_account_id", *aggregation.key_columns(key_count)]
+    table = {name: pa.array([row[i] for row in distinct], pa.string()) for i, name in enumerate(names)}
+    con.register(aggregation.LABELS, pa.table({**table, "label": pa.array(labels, pa.string())}))
+    try:
+        rows_ = _fetch_rows(con, aggregation.allocated_sql(key_count), path)
+    finally:
+        con.unregister(aggregation.LABELS)
+    return tuple(
+        AllocatedSpend(
+            billing_period_start=row["billing_period_start"], label=row["label"], service=row["service"],
+            currency=row["currency"], cost=amount_from_text(row["cost"]),
+            credit_cost=amount_from_text(row["credit_cost"]), row_count=row["row_count"],
+        )
+        for row in rows_
+    )  # fmt: skip
+
+
+def _fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, path: Path | None = None) -> list[dict[str, Any]]:
+    """All rows of a query; with ``path``, more than ``SPEND_GROUPS_MAX`` fails the import."""
+    fetched: list[dict[str, Any]] = []
+    for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS_DEFAULT):
+        fetched.extend(rows(batch_columns(batch)))
+        if path is not None and len(fetched) > SPEND_GROUPS_MAX:
+            raise LimitExceeded(path, "spend groups", len(fetched), SPEND_GROUPS_MAX)
+    return fetched

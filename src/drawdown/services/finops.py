@@ -200,23 +200,24 @@ def _periods(
 def _store_spend(
     uow: UnitOfWork, batch: ExportBatch, replaced: set[tuple[datetime, str]], import_id: str, now: datetime
 ) -> int:
-    rules = _rules(uow)
     totals: defaultdict[tuple[datetime, str, str, str], Decimal] = defaultdict(Decimal)
     for line in batch.spend:
         if (line.period_start, line.currency) in replaced:
-            node = rules_.match(rules, line.attributes)
-            totals[(line.period_start, node, line.service, line.currency)] += line.amount
+            totals[(line.period_start, line.node_id, line.service, line.currency)] += line.amount
     for start, currency in replaced:  # a restated period replaces: rows it no longer has drop to zero
         for row in uow.finops.spend(period_start=to_micros(start), currency=currency):
             totals.setdefault((start, row["node_id"], row["service"], currency), Decimal(0))
-    for (start, node, service, currency), amount in totals.items():
-        unit = unit_of(uow, currency)
-        # Net refunds can make a group's spend negative; there is nothing to draw credit for.
-        units = max(to_units(amount, unit, ROUND_HALF_EVEN), 0)
-        uow.finops.put_spend({
+    units_of = {currency: unit_of(uow, currency) for (_, _, _, currency) in totals}
+    rows = [
+        {
             "period_start": to_micros(start), "node_id": node, "service": service[:255], "currency": currency,
-            "spend_units": units, "import_id": import_id, "imported_at": to_micros(now),
-        })  # fmt: skip
+            # Net refunds can make a group's spend negative; there is nothing to draw credit for.
+            "spend_units": max(to_units(amount, units_of[currency], ROUND_HALF_EVEN), 0),
+            "import_id": import_id, "imported_at": to_micros(now),
+        }
+        for (start, node, service, currency), amount in totals.items()
+    ]  # fmt: skip
+    uow.finops.put_spend_many(rows)
     return len(totals)
 
 

@@ -6,7 +6,7 @@ ordinary ledger services with idempotency keys derived from the FinOps state the
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from drawdown.domain import finops as rules_
@@ -35,12 +35,19 @@ def consume(deps: Deps, *, actor: str) -> int:
     nothing is posted for them until a credit is allocated. Returns the units drawn.
     """
     with deps.uow(write=False) as uow:
-        pending = [(row, _coverable(uow, row)) for row in uow.finops.uncovered()]
+        # Whether a row is coverable depends only on its node, currency and draw instant, and
+        # an import brings thousands of rows for a few dozen nodes: ask once per combination.
+        known: dict[tuple[str, str, datetime], bool] = {}
+        pending = []
+        for row in uow.finops.uncovered():
+            at = rules_.draw_instant(from_micros(row["period_start"]), from_micros(row["imported_at"]))
+            key = (row["node_id"], row["currency"], at)
+            if key not in known:
+                known[key] = _coverable(uow, *key)
+            if known[key]:
+                pending.append((row, at))
     drawn = 0
-    for row, coverable in pending:
-        if not coverable:
-            continue
-        at = rules_.draw_instant(from_micros(row["period_start"]), from_micros(row["imported_at"]))
+    for row, at in pending:
         result = charges.charge(
             deps, row["node_id"], format_units(row["spend_units"] - row["covered_units"], _unit(deps, row["currency"])),
             row["currency"], product=PRODUCT, at=at, allow_partial=True, actor=actor,
@@ -54,13 +61,13 @@ def consume(deps: Deps, *, actor: str) -> int:
     return drawn
 
 
-def _coverable(uow: UnitOfWork, row: dict[str, Any]) -> bool:
-    node = uow.finops.node(row["node_id"])
-    if node is None or node["currency"] != row["currency"]:
+def _coverable(uow: UnitOfWork, node_id: str, currency: str, at: datetime) -> bool:
+    """Could a live credit in the node's chain cover spend drawn at ``at``?"""
+    node = uow.finops.node(node_id)
+    if node is None or node["currency"] != currency:
         return False
-    at = rules_.draw_instant(from_micros(row["period_start"]), from_micros(row["imported_at"]))
-    chain = [a.id for a in uow.accounts.chain(account_of(uow, row["node_id"]))]
-    states = uow.ledger.grant_states(chain, row["currency"], open_only=True)
+    chain = [a.id for a in uow.accounts.chain(account_of(uow, node_id))]
+    states = uow.ledger.grant_states(chain, currency, open_only=True)
     return any(s.remaining_units > 0 and s.grant.active_at(at) for s in states)
 
 

@@ -210,14 +210,12 @@ def _settle(
 
 def _grant_fates(uow: UnitOfWork, legs: list[Posting], now: datetime) -> tuple[set[str], set[str]]:
     """Which held grants were voided, and which have expired, by ``now``."""
-    owners = sorted({leg.owner_id for leg in legs if leg.grant_id is not None and leg.owner_id is not None})
-    held = {leg.grant_id for leg in legs}
+    pairs = {(leg.owner_id, leg.grant_id) for leg in legs}
+    held = sorted((owner, gid) for owner, gid in pairs if owner is not None and gid is not None)
     voided: set[str] = set()
     expiring: set[str] = set()
-    for owner in owners:
-        for state in uow.ledger.grant_states([owner], legs[0].unit):
-            if state.grant.id not in held:
-                continue
+    for owner, grant_id in held:  # each held grant by its key: cost ∝ legs, not the owner's grants
+        for state in uow.ledger.grant_states([owner], legs[0].unit, grant_id=grant_id):
             expires_at = state.grant.expires_at
             if state.voided:
                 voided.add(state.grant.id)

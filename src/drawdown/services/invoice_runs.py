@@ -21,8 +21,16 @@ from drawdown.domain.instants import Period, month_period, zone
 from drawdown.domain.invoice_records import StoredInvoice
 from drawdown.domain.pricing import PriceBook
 from drawdown.services.charges import candidates_for_many
+from drawdown.services.commitments import term_invoices
 from drawdown.services.common import actor_and_reason, unit_of
-from drawdown.services.invoices import Loaded, Rated, check_can_finalize, compute, finalize_invoice, freeze
+from drawdown.services.invoices import (
+    Loaded,
+    Rated,
+    check_can_finalize,
+    compute,
+    finalize_invoice,
+    freeze,
+)
 from drawdown.services.ports import Deps, UnitOfWork
 
 FINALIZED = "finalized"
@@ -128,13 +136,16 @@ def _load_page(
     contracts = uow.contracts.versions_many(ids)
     usage = uow.usage.totals_many(ids, billing, recorded_until=now)
     availability = uow.availability.records_many(ids, billing)
+    terms = term_invoices(uow, payers, billing, contracts)
     loaded: dict[str, Loaded] = {}
     for currency in sorted({p.currency for p in payers}):
         same = [p for p in payers if p.currency == currency]
         grants = candidates_for_many(uow, same, currency, now)
         for p in same:
             candidates, pool = grants[p.id]
-            loaded[p.id] = Loaded(contracts[p.id], usage[p.id], availability[p.id], latest.get(p.id), candidates, pool)
+            loaded[p.id] = Loaded(
+                contracts[p.id], usage[p.id], availability[p.id], latest.get(p.id), candidates, pool, terms[p.id]
+            )
     return loaded
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import UsageTotal
+from drawdown.domain.commitments import TermInvoice
 from drawdown.domain.contracts import Availability, Contract, contract_in_force
 from drawdown.domain.drawdown import Candidate
 from drawdown.domain.errors import (
@@ -35,6 +36,7 @@ from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
 from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.services.charges import candidates_for
+from drawdown.services.commitments import check_not_counted_in_term, term_invoices
 from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest, issue_within
 from drawdown.services.late_usage import late_usage
@@ -72,6 +74,7 @@ class Loaded:
     previous: StoredInvoice | None  # the account's latest invoice, if any
     candidates: list[Candidate]
     pool_headroom_units: int | None
+    term_invoices: list[TermInvoice]  # the invoices of a term this month closes (see term_invoices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,8 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Rated], who: str, now: datet
         notes = _settle_outcomes(deps, uow, r.invoice, invoice_id, doc, who, now)
         stored = StoredInvoice(
             invoice_id, r.payer.id, r.billing, r.unit.code, InvoiceStatus.FINALIZED, r.invoice.total("amount_units"),
-            r.invoice.total("credited_units"), r.invoice.amount_due_units, now, doc, now, None, tuple(notes),
+            r.invoice.total("credited_units"), r.invoice.amount_due_units, r.invoice.commit_spend_units, now, doc,
+            now, None, tuple(notes),
         )  # fmt: skip
         stored_all.append(stored)
     uow.invoices.add_many(stored_all)
@@ -171,13 +175,15 @@ def _credits_key(account_id: str, billing: Period) -> str:
 
 def load_one(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) -> Loaded:
     candidates, pool = candidates_for(uow, payer, payer.currency, now)
+    contracts = uow.contracts.versions(payer.id)
     return Loaded(
-        uow.contracts.versions(payer.id),
+        contracts,
         uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=now),
         uow.availability.records(payer.id, billing),
         uow.invoices.latest(payer.id),
         candidates,
         pool,
+        term_invoices(uow, [payer], billing, {payer.id: contracts})[payer.id],
     )
 
 
@@ -202,6 +208,7 @@ def compute(
     rating = RatingInput(
         payer.id, unit, billing, payer.time_zone, now, book, contract, tuple(loaded.usage),
         late_usage(uow, payer, billing, now, loaded.previous, loaded.contracts, versions), tuple(loaded.availability),
+        tuple(loaded.term_invoices),
     )  # fmt: skip
     invoice = apply_credits(rate(rating), loaded.candidates, payer.drawdown_policy, loaded.pool_headroom_units)
     grants = {c.grant.id: c.grant for c in loaded.candidates}
@@ -253,6 +260,7 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
         stored = _stored(uow, invoice_id)
         if stored.status is InvoiceStatus.VOIDED:
             raise InvoiceAlreadyVoided(f"invoice {invoice_id} was already voided", field="invoice_id")
+        check_not_counted_in_term(uow, stored)
         unit = unit_of(uow, stored.currency)
         drafts = []
         original = uow.ledger.find_by_key(_credits_key(stored.account_id, stored.period))

@@ -61,6 +61,12 @@ def amend_contract(deps: Deps, account: str, terms: Mapping[str, Any], *, effect
     return contract
 
 
+def contracts(deps: Deps, account: str) -> list[Contract]:
+    """Every version of an account's contract, oldest first."""
+    with deps.uow(write=False) as uow:
+        return uow.contracts.versions(account_of(uow, account).id)
+
+
 def record_usage(deps: Deps, account: str, events: Sequence[Mapping[str, Any]]) -> int:
     """Store usage events (the stored usage source); an event id seen before is ignored."""
     if len(events) > limits.TRANSACTIONS_PER_BATCH_MAX:

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
 from drawdown.domain.drawdown import Charge, postings
@@ -30,13 +32,21 @@ from drawdown.domain.errors import (
     MeterNotFound,
 )
 from drawdown.domain.grants import Category, Target
-from drawdown.domain.instants import Period, calendar_period, to_micros, zone
+from drawdown.domain.instants import EPOCH, MICROSECOND, Period, calendar_period, to_micros, zone
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind
-from drawdown.domain.usage import Event, Meter, Window, aggregate, canonical_properties, meter_of, parse_event
+from drawdown.domain.usage import (
+    Event,
+    Meter,
+    Window,
+    aggregate,
+    canonical_properties,
+    meter_of,
+    parse_events,
+)
 from drawdown.services.charges import plan
 from drawdown.services.common import account_of, instant
 from drawdown.services.enforcement import overdraft_headroom, price
-from drawdown.services.ports import Deps, UnitOfWork
+from drawdown.services.ports import Deps, EventRow, UnitOfWork
 
 LATE_CUTOFF = "late_cutoff_seconds"
 
@@ -114,61 +124,116 @@ def ingest(deps: Deps, events: Sequence[Mapping[str, Any]]) -> IngestReport:
     """Record a batch of usage events, each at most once; see the module docstring."""
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
         raise InvalidField("events must be a list of event objects", field="events")
-    if len(events) > limits.EVENTS_PER_BATCH_MAX:
+    _check_size(len(events))
+    return _record(deps, list(events), list(range(len(events))), [])
+
+
+def ingest_ndjson(deps: Deps, data: bytes) -> IngestReport:
+    """Record the events of NDJSON text (one JSON object per line, blank lines skipped).
+
+    Results are as for :func:`ingest`, with ``index`` the 0-based line number; a line
+    that is not JSON is rejected with ``invalid_json``.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidField("NDJSON must be given as bytes", field="events")
+    raws: list[object] = []
+    lines: list[int] = []
+    broken: list[EventResult] = []
+    for number, line in enumerate(bytes(data).split(b"\n")):  # NDJSON lines end in \n (or \r\n)
+        if not line or line.isspace():
+            continue
+        try:
+            raws.append(_decode_json(line))
+            lines.append(number)
+        except msgspec.DecodeError as error:
+            broken.append(EventResult(number, None, "rejected", "invalid_json", f"line {number + 1}: {error}"))
+        if len(lines) + len(broken) > limits.EVENTS_PER_BATCH_MAX:
+            _check_size(len(lines) + len(broken))
+    return _record(deps, raws, lines, broken)
+
+
+def _check_size(count: int) -> None:
+    if count > limits.EVENTS_PER_BATCH_MAX:
         raise BatchTooLarge(
-            f"a batch holds at most {limits.EVENTS_PER_BATCH_MAX} events, got {len(events)}; split it",
-            field="events",
+            f"a batch holds at most {limits.EVENTS_PER_BATCH_MAX} events, got {count}; split it", field="events"
         )
+
+
+def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[EventResult]) -> IngestReport:
+    """Judge each raw event (``indexes`` are the numbers results carry) and write the accepted ones."""
     now = deps.clock.now()
-    results: list[EventResult | None] = [None] * len(events)
+    recorded_at = to_micros(now)
+    results: list[EventResult] = list(broken)
     with deps.uow(write=True) as uow:
-        window = Window(now, late_cutoff(uow))
-        parsed: list[tuple[int, Event]] = []
-        for index, raw in enumerate(events):
-            try:
-                parsed.append((index, parse_event(raw, window)))
-            except DrawdownError as error:
-                results[index] = _rejected(index, raw, error)
-        accounts = uow.accounts.existing(sorted({e.account_id for _, e in parsed}))
+        parsed = parse_events(raws, Window(now, late_cutoff(uow)))
+        valid = [e for e in parsed if type(e) is Event]
+        names = sorted({e.account_id for e in valid})
+        accounts = uow.accounts.existing(names)
+        burning = uow.settings.in_mode(Mode.ASYNC, names) if names else set()
         types = uow.meters.event_types()
-        stored = uow.events.fingerprints([e.key for _, e in parsed])
-        accepted: list[tuple[Event, str, str]] = []
-        for index, event in parsed:
-            properties = canonical_properties(event.properties)
-            verdict, digest = _judge(index, event, properties, accounts, types, stored)
-            if verdict is None:
-                verdict = EventResult(index, event.key, "accepted")
-                stored[event.key] = digest  # a later copy in this batch is a duplicate
-                accepted.append((event, digest, properties))
-            results[index] = verdict
-        uow.events.add_many(accepted, to_micros(now))
-    return IngestReport(tuple(r for r in results if r is not None))
+        stored = uow.events.contents([e.key for e in valid])
+        canonical: dict[bytes, str] = {}
+        rows: list[EventRow] = []
+        for index, raw, item in zip(indexes, raws, parsed, strict=True):
+            if type(item) is not Event:
+                assert isinstance(item, DrawdownError)
+                results.append(_rejected(index, raw, item))
+                continue
+            event = item
+            if event.account_id not in accounts:
+                results.append(
+                    _refused(
+                        index,
+                        event.key,
+                        AccountNotFound(
+                            f"no account has the id {event.account_id!r}; create it first", field="account"
+                        ),
+                    )
+                )
+                continue
+            if event.event_type not in types:
+                results.append(
+                    _refused(
+                        index,
+                        event.key,
+                        MeterNotFound(
+                            f"no meter counts events of type {event.event_type!r}; define a meter for it first",
+                            field="type",
+                        ),
+                    )
+                )
+                continue
+            key, at, properties = event.key, (event.event_at - EPOCH) // MICROSECOND, event.properties
+            text = "{}"
+            if properties:
+                # canonical_properties per distinct properties, remembered by msgspec's sorted JSON
+                # of them (which, unlike a dict key, tells true from 1 and ignores key order)
+                token = _encode_sorted(properties)
+                text = canonical.get(token) or canonical.setdefault(token, canonical_properties(properties))
+            content = (event.account_id, event.event_type, at, event.quantity_micros, text)
+            prior = stored.get(key)
+            if prior is None:
+                stored[key] = content  # a later copy in this batch is a duplicate
+                rows.append((key, *content, recorded_at, 0 if event.account_id in burning else 1))
+                results.append(EventResult(index, key, "accepted"))
+            elif prior == content:
+                results.append(EventResult(index, event.key, "duplicate"))
+            else:
+                results.append(_refused(index, event.key, IdempotencyConflict(
+                    f"event key {event.key!r} was already used for an event with different content",
+                    field="key")))  # fmt: skip
+        uow.events.add_many(rows)
+    if broken:
+        results.sort(key=lambda r: r.index)
+    return IngestReport(tuple(results))
 
 
-def _judge(
-    index: int, event: Event, properties: str, accounts: set[str], types: set[str], stored: Mapping[str, str]
-) -> tuple[EventResult | None, str]:
-    """``None`` for an event to accept, else its duplicate or rejected result."""
-    if event.account_id not in accounts:
-        error: DrawdownError = AccountNotFound(
-            f"no account has the id {event.account_id!r}; create it first", field="account"
-        )
-        return _rejected(index, {"key": event.key}, error), ""
-    if event.event_type not in types:
-        error = MeterNotFound(
-            f"no meter counts events of type {event.event_type!r}; define a meter for it first", field="type"
-        )
-        return _rejected(index, {"key": event.key}, error), ""
-    digest = event.fingerprint(properties)
-    prior = stored.get(event.key)
-    if prior is None:
-        return None, digest
-    if prior == digest:
-        return EventResult(index, event.key, "duplicate"), digest
-    error = IdempotencyConflict(
-        f"event key {event.key!r} was already used for an event with different content", field="key"
-    )
-    return _rejected(index, {"key": event.key}, error), digest
+_decode_json = msgspec.json.Decoder().decode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def _refused(index: int, key: str, error: DrawdownError) -> EventResult:
+    return EventResult(index, key, "rejected", error.code, error.message)
 
 
 def _rejected(index: int, raw: object, error: DrawdownError) -> EventResult:

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 
 from drawdown.domain.audit import ApiKey, AuditRecord
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.services.ports import StoredResponse
+from drawdown.storage.prepared import Prepared
 from drawdown.storage.schema import api_keys, audit_records, idempotency_keys
 
+# Every API request runs the first, every API write the others (see prepared.py: compiled once,
+# run on the driver's cursor).
+_API_KEY = Prepared(select(api_keys).where(api_keys.c.id == bindparam("key_id")))
+_STORED_RESPONSE = Prepared(
+    select(idempotency_keys).where(
+        idempotency_keys.c.principal == bindparam("principal"), idempotency_keys.c.key == bindparam("key")
+    )
+)
+_INSERT_STORED_RESPONSE = Prepared(insert(idempotency_keys))
+_INSERT_AUDIT_RECORD = Prepared(insert(audit_records))
 
-def _key_from(row: RowMapping) -> ApiKey:
+
+def _key_from(row: Mapping[Any, Any]) -> ApiKey:
     revoked = row["revoked_at"]
     return ApiKey(
         id=row["id"], secret_hash=row["secret_hash"], role=row["role"], account_id=row["account_id"],
@@ -27,8 +40,8 @@ class ApiKeys:
         self.conn = conn
 
     def get(self, key_id: str) -> ApiKey | None:
-        row = self.conn.execute(select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
-        return None if row is None else _key_from(row)
+        found = _API_KEY.mappings(self.conn, {"key_id": key_id})
+        return _key_from(found[0]) if found else None
 
     def add(self, key: ApiKey) -> None:
         self.conn.execute(
@@ -52,11 +65,10 @@ class IdempotencyKeys:
         self.conn = conn
 
     def get(self, principal: str, key: str) -> StoredResponse | None:
-        c = idempotency_keys.c
-        row = self.conn.execute(select(idempotency_keys).where(c.principal == principal, c.key == key)).mappings()
-        found = row.first()
-        if found is None:
+        rows = _STORED_RESPONSE.mappings(self.conn, {"principal": principal, "key": key})
+        if not rows:
             return None
+        found = rows[0]
         return StoredResponse(
             found["method_path"], found["request_hash"], found["status"], found["body"],
             from_micros(found["created_at"]),
@@ -64,11 +76,13 @@ class IdempotencyKeys:
 
     def add(self, principal: str, key: str, response: StoredResponse) -> None:
         # The primary key (principal, key) is the claim: a second insert of the same key fails.
-        self.conn.execute(
-            insert(idempotency_keys).values(
-                principal=principal, key=key, method_path=response.method_path, request_hash=response.request_hash,
-                status=response.status, body=response.body, created_at=to_micros(response.created_at),
-            )
+        _INSERT_STORED_RESPONSE.run(
+            self.conn,
+            {
+                "principal": principal, "key": key, "method_path": response.method_path,
+                "request_hash": response.request_hash, "status": response.status, "body": response.body,
+                "created_at": to_micros(response.created_at),
+            },
         )  # fmt: skip
 
     def purge_before(self, at: int) -> int:
@@ -99,7 +113,7 @@ class AuditRecords:
         self.conn = conn
 
     def add(self, record: AuditRecord) -> None:
-        self.conn.execute(insert(audit_records).values(_audit_row(record)))
+        _INSERT_AUDIT_RECORD.run(self.conn, _audit_row(record))
 
     def page(self, after: str | None, limit: int, *, account_id: str | None = None) -> list[AuditRecord]:
         query = select(audit_records).order_by(audit_records.c.id).limit(limit)

@@ -9,10 +9,10 @@ Rows go in and out as plain mappings; ``services.finops`` gives them meaning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from drawdown.storage.schema import (
     finops_credits,
@@ -99,16 +99,28 @@ class FinOpsStore:
         order = (finops_spend.c.period_start, finops_spend.c.node_id, finops_spend.c.service, finops_spend.c.currency)
         return [dict(r) for r in self.conn.execute(query.order_by(*order)).mappings()]
 
-    def put_spend(self, row: Mapping[str, Any]) -> None:
-        """Insert a spend row, or replace its spend (keeping what credit already covered)."""
-        key = _spend_key(row)
-        where = and_(*(getattr(finops_spend.c, k) == v for k, v in key.items()))
-        exists = self.conn.execute(select(finops_spend.c.node_id).where(where)).first()
-        if exists is None:
-            self.conn.execute(insert(finops_spend).values({**row, "covered_units": 0}))
-            return
-        values = {k: row[k] for k in ("spend_units", "import_id", "imported_at")}
-        self.conn.execute(update(finops_spend).where(where).values(values))
+    def put_spend_many(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert spend rows, or replace the spend of those that exist (keeping what credit
+        already covered). Later rows with the same key win, as one ``put`` after another would.
+
+        One read of the keys each (period, currency) already has, then one batched insert
+        and one batched update: an import writes thousands of rows.
+        """
+        latest = {tuple(row[k] for k in _SPEND_KEY): row for row in rows}
+        existing = set()
+        for period_start, currency in {(key[0], key[3]) for key in latest}:
+            query = select(finops_spend.c.node_id, finops_spend.c.service).where(
+                finops_spend.c.period_start == period_start, finops_spend.c.currency == currency
+            )
+            existing |= {(period_start, node, service, currency) for node, service in self.conn.execute(query)}
+        new = [{**row, "covered_units": 0} for key, row in latest.items() if key not in existing]
+        if new:
+            self.conn.execute(insert(finops_spend), new)
+        replaced = [{f"key_{k}": row[k] for k in _SPEND_KEY} | {k: row[k] for k in _SPEND_VALUES}
+                    for key, row in latest.items() if key in existing]  # fmt: skip
+        if replaced:
+            where = and_(*(getattr(finops_spend.c, k) == bindparam(f"key_{k}") for k in _SPEND_KEY))
+            self.conn.execute(update(finops_spend).where(where), replaced)  # SET: the non-key entries
 
     def add_covered(self, key: Mapping[str, Any], units: int) -> None:
         where = and_(*(getattr(finops_spend.c, k) == v for k, v in _spend_key(key).items()))
@@ -136,5 +148,9 @@ class FinOpsStore:
         return [dict(r) for r in self.conn.execute(query).mappings()]
 
 
+_SPEND_KEY = ("period_start", "node_id", "service", "currency")
+_SPEND_VALUES = ("spend_units", "import_id", "imported_at")
+
+
 def _spend_key(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("period_start", "node_id", "service", "currency")}
+    return {k: row[k] for k in _SPEND_KEY}

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,6 +29,7 @@ from drawdown.domain.billed_usage import (
     metered_events,
     metered_totals,
 )
+from drawdown.domain.commitments import TermInvoice
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.instants import Period, from_micros, to_micros
 from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
@@ -143,6 +145,7 @@ class Invoices:
             period=Period(from_micros(row["period_start"]), from_micros(row["period_end"])),
             currency=row["currency"], status=InvoiceStatus(row["status"]), subtotal_units=row["subtotal_units"],
             credits_units=row["credits_units"], amount_due_units=row["amount_due_units"],
+            commit_spend_units=row["commit_spend_units"],
             usage_cutoff=from_micros(row["usage_cutoff"]), document=json.loads(row["document"]),
             finalized_at=from_micros(row["finalized_at"]),
             voided_at=None if row["voided_at"] is None else from_micros(row["voided_at"]), credit_notes=notes,
@@ -173,6 +176,34 @@ class Invoices:
         )
         return {stored.account_id: stored for stored in self._from_rows(self.conn.execute(query).mappings().all())}
 
+    def in_term(self, account_ids: Sequence[str], term: Period) -> dict[str, list[TermInvoice]]:
+        """The accounts' invoices (finalized or voided) whose period lies inside ``term``, with
+        the spend each counts toward commitments. At most one per account and month."""
+        t = invoices.c
+        query = (
+            select(t.account_id, t.id, t.period_start, t.period_end, t.commit_spend_units, t.status)
+            .where(t.account_id.in_(account_ids))
+            .where(t.period_start >= to_micros(term.start), t.period_end <= to_micros(term.end))
+            .order_by(t.account_id, t.period_start)
+        )
+        found: dict[str, list[TermInvoice]] = {a: [] for a in account_ids}
+        for account, invoice_id, start, end, spend, status in self.conn.execute(query):
+            period = Period(from_micros(start), from_micros(end))
+            found[account].append(TermInvoice(invoice_id, period, spend, status == str(InvoiceStatus.VOIDED)))
+        return found
+
+    def documents_after(self, account_id: str, after: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """The ids and documents of the account's first ``limit`` finalized invoices after ``after``."""
+        t = invoices.c
+        query = (
+            select(t.id, t.document)
+            .where(t.account_id == account_id, t.period_start > to_micros(after))
+            .where(t.status == str(InvoiceStatus.FINALIZED))
+            .order_by(t.period_start)
+            .limit(limit)
+        )
+        return [(invoice_id, json.loads(doc)) for invoice_id, doc in self.conn.execute(query)]
+
     def add(self, invoice: StoredInvoice) -> None:
         self.add_many([invoice])
 
@@ -183,7 +214,8 @@ class Invoices:
                 {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
                  "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),
                  "subtotal_units": i.subtotal_units, "credits_units": i.credits_units,
-                 "amount_due_units": i.amount_due_units, "usage_cutoff": to_micros(i.usage_cutoff),
+                 "amount_due_units": i.amount_due_units, "commit_spend_units": i.commit_spend_units,
+                 "usage_cutoff": to_micros(i.usage_cutoff),
                  "document": canonical_json(i.document), "finalized_at": to_micros(i.finalized_at), "voided_at": None}
                 for i in found
             ],

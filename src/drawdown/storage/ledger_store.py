@@ -104,8 +104,8 @@ class LedgerStore:
         return self._with_postings(found)[0] if found else None
 
     def get(self, tx_id: str) -> Transaction | None:
-        row = self.conn.execute(sql.TRANSACTION_BY_ID, {"tx_id": tx_id}).mappings().first()
-        return None if row is None else self._with_postings([row])[0]
+        found = sql.P_TRANSACTION_BY_ID.mappings(self.conn, {"tx_id": tx_id})
+        return self._with_postings(found)[0] if found else None
 
     def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
         """Stored transactions in chain order as undecoded primitives, for verification.
@@ -154,6 +154,10 @@ class LedgerStore:
     def _with_postings(self, tx_rows: Sequence[Any]) -> list[Transaction]:
         if not tx_rows:
             return []
+        if len(tx_rows) == 1:  # one transaction (a replay, a hold being resolved): the prepared statement
+            (row,) = tx_rows
+            legs_of_one = sql.P_ENTRIES_OF_SEQ.mappings(self.conn, {"seq": row["seq"]})
+            return [rows.transaction_from(row, tuple(rows.posting_from(leg) for leg in legs_of_one))]
         seqs = [r["seq"] for r in tx_rows]
         legs: dict[int, list[Any]] = defaultdict(list)
         for row in self.conn.execute(sql.ENTRIES_OF, {"seqs": seqs}).mappings():
@@ -164,10 +168,14 @@ class LedgerStore:
         self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
     ) -> list[GrantState]:
         """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
-        query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
-        found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
-        if grant_id is not None:
-            found = [row for row in found if row[0] == grant_id]
+        if grant_id is None:
+            query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
+            found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
+        else:  # one grant by its key, not all of its owner's: a capture asks for each grant it held
+            params = [{"owner": owner, "unit": unit, "grant_id": grant_id} for owner in owner_ids]
+            found = [row for p in params for row in sql.P_ONE_GRANT_STATE.rows(self.conn, p)]
+            if open_only:
+                found = [row for row in found if row[1] > 0 and row[6] is None]
         grants_by_id = self.load_grants([row[0] for row in found])
         # Positional: rows come in statements.GRANT_STATE_COLUMNS order, and this runs per charge.
         states = [
@@ -178,11 +186,8 @@ class LedgerStore:
         return states
 
     def kind_totals(self, account_id: str, unit: str) -> dict[EntryKind, int]:
-        t = account_balances.c
-        row = self.conn.execute(
-            select(*(getattr(t, str(k)) for k in ACCOUNT_KINDS)).where(t.account_id == account_id, t.unit == unit)
-        ).first()
-        return {} if row is None else {k: row[i] for i, k in enumerate(ACCOUNT_KINDS)}
+        found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
+        return {} if not found else {k: found[0][str(k)] for k in ACCOUNT_KINDS}
 
     def cached_balance(self, account_id: str, unit: str, now: datetime) -> Balance | None:
         """The balance kept at the last post, if nothing has changed its meaning since."""

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, insert, select, update
@@ -23,6 +24,9 @@ from drawdown.domain.holds import Hold, HoldStatus
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Aggregation, Event, Meter, PropertyValue
+from drawdown.services.ports import EventContent, EventRow
+from drawdown.storage import statements as sql
+from drawdown.storage.definition_cache import Definition, DefinitionCache
 from drawdown.storage.rows import dumps
 from drawdown.storage.schema import (
     account_enforcement,
@@ -42,20 +46,18 @@ class Settings:
         self.conn = conn
 
     def get(self, key: str) -> str | None:
-        return self.conn.execute(select(settings.c.value).where(settings.c.key == key)).scalar_one_or_none()
+        found = sql.P_SETTING.rows(self.conn, {"key": key})
+        return found[0][0] if found else None
 
     def put(self, key: str, value: str) -> None:
         if self.conn.execute(update(settings).where(settings.c.key == key).values(value=value)).rowcount == 0:
             self.conn.execute(insert(settings).values(key=key, value=value))
 
     def enforcement(self, account_id: str) -> AccountEnforcement:
-        row = (
-            self.conn.execute(select(account_enforcement).where(account_enforcement.c.account_id == account_id))
-            .mappings()
-            .first()
-        )
-        if row is None:
+        found = sql.P_ACCOUNT_ENFORCEMENT.mappings(self.conn, {"account_id": account_id})
+        if not found:
             return AccountEnforcement(account_id)
+        row = found[0]
         return AccountEnforcement(
             account_id, Mode(row["mode"]), json.loads(row["overdraft_limits"]), row["rate_card_id"],
             row["rate_card_version"],
@@ -70,6 +72,17 @@ class Settings:
         if self.conn.execute(update(t).where(t.c.account_id == value.account_id).values(fields)).rowcount == 0:
             self.conn.execute(insert(t).values(account_id=value.account_id, **fields))
 
+    def in_mode(self, mode: Mode, account_ids: Sequence[str]) -> set[str]:
+        """Which of ``account_ids`` are set to ``mode`` (the default mode is never stored, so ask for others)."""
+        assert mode is not Mode.ENFORCE, "accounts without settings are in enforce mode"
+        t = account_enforcement.c
+        found: set[str] = set()
+        for i in range(0, len(account_ids), _KEYS_PER_QUERY):
+            chunk = list(account_ids[i : i + _KEYS_PER_QUERY])
+            query = select(t.account_id).where(t.mode == str(mode), t.account_id.in_(chunk))
+            found.update(self.conn.execute(query).scalars())
+        return found
+
     def log_decision(self, row: dict[str, Any]) -> None:
         self.conn.execute(insert(enforcement_decisions).values(row))
 
@@ -80,8 +93,12 @@ class Settings:
 
 
 class RateCards:
-    def __init__(self, conn: Connection) -> None:
+    """Versions are insert-only: one read from a committed row is cached (see definition_cache)."""
+
+    def __init__(self, conn: Connection, cache: DefinitionCache, read: list[Definition]) -> None:
         self.conn = conn
+        self.cache = cache
+        self.read = read  # what this unit of work read, for the cache once it commits
 
     def latest_version(self, card_id: str) -> int:
         found = self.conn.execute(select(func.max(rate_cards.c.version)).where(rate_cards.c.id == card_id)).scalar()
@@ -97,17 +114,23 @@ class RateCards:
 
     def get(self, card_id: str, version: int | None, at: datetime) -> RateCard | None:
         """Version ``version``, or the newest version effective at ``at`` when it is None."""
-        t = rate_cards.c
-        query = select(rate_cards).where(t.id == card_id)
         if version is None:
-            query = query.where(t.effective_at <= to_micros(at)).order_by(t.version.desc()).limit(1)
-        else:
-            query = query.where(t.version == version)
-        row = self.conn.execute(query).mappings().first()
-        if row is None:
+            # Which version is in force can change (a new one may be defined): always asked.
+            in_force = sql.P_RATE_CARD_IN_FORCE.rows(self.conn, {"card_id": card_id, "at": to_micros(at)})
+            if not in_force:
+                return None
+            version = int(in_force[0][0])
+        cached = self.cache.rate_card(card_id, version)
+        if cached is not None:
+            return cached
+        found = sql.P_RATE_CARD.mappings(self.conn, {"card_id": card_id, "version": version})
+        if not found:
             return None
-        rates = {k: Decimal(v) for k, v in json.loads(row["rates"]).items()}
-        return RateCard(row["id"], row["version"], row["unit"], from_micros(row["effective_at"]), rates)
+        row = found[0]
+        rates = MappingProxyType({k: Decimal(v) for k, v in json.loads(row["rates"]).items()})  # shared: read-only
+        card = RateCard(row["id"], row["version"], row["unit"], from_micros(row["effective_at"]), rates)
+        self.read.append(card)
+        return card
 
 
 class Meters:
@@ -137,44 +160,39 @@ class Events:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def fingerprints(self, keys: Sequence[str]) -> dict[str, str]:
-        """The stored fingerprint of each of ``keys`` that was accepted before."""
-        found: dict[str, str] = {}
-        ordered = sorted(set(keys))
-        if self.conn.dialect.name == "postgresql" and ordered:
-            # One array parameter: one plan whatever the batch size (a 1,000-item IN list can
-            # get a generic plan that scans the table once psycopg prepares it).
-            raw = self.conn.connection.driver_connection
-            assert raw is not None
+    def contents(self, keys: Sequence[str]) -> dict[str, EventContent]:
+        """What was stored under each of ``keys`` that was accepted before, in one query."""
+        if not keys:
+            return {}
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        columns = "key, account_id, event_type, event_at, quantity, properties"
+        if self.conn.dialect.name == "postgresql":
+            # One array parameter: one plan whatever the batch size.
             with raw.cursor() as cursor:
-                cursor.execute("SELECT key, fingerprint FROM usage_events WHERE key = ANY(%s)", (ordered,))
-                found.update((key, digest) for key, digest in cursor.fetchall())
-            return found
-        for i in range(0, len(ordered), _KEYS_PER_QUERY):
-            chunk = ordered[i : i + _KEYS_PER_QUERY]
-            query = select(usage_events.c.key, usage_events.c.fingerprint).where(usage_events.c.key.in_(chunk))
-            found.update((key, digest) for key, digest in self.conn.execute(query))
-        return found
+                cursor.execute(f"SELECT {columns} FROM usage_events WHERE key = ANY(%s)", (list(keys),))
+                found = cursor.fetchall()
+        else:
+            query = f"SELECT {columns} FROM usage_events WHERE key IN (SELECT value FROM json_each(?))"
+            found = raw.execute(query, (json.dumps(list(keys)),)).fetchall()
+        return {row[0]: row[1:] for row in found}
 
-    def add_many(self, events: Sequence[tuple[Event, str, str]], recorded_at: int) -> None:
-        """Insert ``(event, fingerprint, properties JSON)`` in key order (index-friendly), in one statement."""
-        if not events:
+    def add_many(self, rows: Sequence[EventRow]) -> None:
+        """Insert rows in the column order of ``usage_events``, sorted by key (index-friendly), in one statement."""
+        if not rows:
             return
-        rows = [
-            (e.key, e.account_id, e.event_type, to_micros(e.event_at), e.quantity_micros, props, fp, recorded_at, 0)
-            for e, fp, props in sorted(events, key=lambda triple: triple[0].key)
-        ]  # fmt: skip
-        columns = [c.name for c in usage_events.columns]
+        ordered = sorted(rows)
+        columns = ", ".join(c.name for c in usage_events.columns)
         raw = self.conn.connection.driver_connection
         assert raw is not None
         if self.conn.dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path; it runs inside this unit of work's transaction.
-            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
+            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({columns}) FROM STDIN") as copy:
+                for row in ordered:
                     copy.write_row(row)
             return
-        marks = ", ".join("?" * len(columns))
-        raw.executemany(f"INSERT INTO usage_events ({', '.join(columns)}) VALUES ({marks})", rows)
+        marks = ", ".join("?" * len(usage_events.columns))
+        raw.executemany(f"INSERT INTO usage_events ({columns}) VALUES ({marks})", ordered)
 
     def grouped(self, meter: Meter, account_id: str, bounds: Sequence[tuple[int, int]]) -> list[Decimal]:
         """Count, sum or max of the quantity per ``[start, end)`` bound, in one SQL query."""
@@ -237,11 +255,11 @@ class Holds:
         self.conn = conn
 
     def add(self, hold: Hold) -> None:
-        self.conn.execute(insert(holds).values(_hold_row(hold)))
+        sql.P_INSERT_HOLD.run(self.conn, _hold_row(hold))
 
     def get(self, hold_id: str) -> Hold | None:
-        row = self.conn.execute(select(holds).where(holds.c.id == hold_id)).mappings().first()
-        return None if row is None else _hold_from(row)
+        found = sql.P_HOLD_BY_ID.mappings(self.conn, {"hold_id": hold_id})
+        return _hold_from(found[0]) if found else None
 
     def by_transaction(self, tx_id: str) -> Hold | None:
         row = self.conn.execute(select(holds).where(holds.c.hold_tx_id == tx_id)).mappings().first()
@@ -249,15 +267,9 @@ class Holds:
 
     def resolve(self, hold: Hold) -> None:
         """Record a resolution; only an open hold can resolve (the writer lock is held)."""
-        changed = self.conn.execute(
-            update(holds)
-            .where(holds.c.id == hold.id, holds.c.status == str(HoldStatus.OPEN))
-            .values(
-                status=str(hold.status), resolution_tx_id=hold.resolution_tx_id, captured_units=hold.captured_units,
-                released_units=hold.released_units,
-                resolved_at=None if hold.resolved_at is None else to_micros(hold.resolved_at),
-            )
-        ).rowcount  # fmt: skip
+        row = _hold_row(hold)
+        values = {f"v_{name}": row[name] for name in sql.HOLD_RESOLUTION_COLUMNS}
+        changed = sql.P_RESOLVE_HOLD.run(self.conn, {"hold_id": hold.id, **values})
         assert changed == 1, f"hold {hold.id} was not open"
 
     def due(self, now: int, limit: int) -> list[Hold]:

@@ -20,9 +20,9 @@ def _config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (a no-op when it is already there)."""
-    command.upgrade(_config(engine), "head")
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``, the newest by default (a no-op when it is already there)."""
+    command.upgrade(_config(engine), revision)
 
 
 def is_current(engine: Engine) -> bool:

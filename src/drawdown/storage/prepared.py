@@ -10,7 +10,7 @@ dialect, once. Only statements whose parameters and results need no type process
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -18,13 +18,25 @@ from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+_Pick = Callable[[Mapping[str, Any]], Any]
+
+
+def _picker(order: tuple[str, ...] | None) -> _Pick:
+    """Parameters in the driver's shape: a dict for named paramstyles, else a tuple in ``order``."""
+    if order is None:
+        return dict
+    if len(order) == 1:
+        (name,) = order
+        return lambda params: (params[name],)
+    return itemgetter(*order)  # C-fast; runs for every row the ledger writer inserts
+
 
 class Prepared:
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, _Pick, dict[str, Any]]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    def _sql(self, conn: Connection) -> tuple[str, _Pick, dict[str, Any]]:
         dialect = conn.dialect
         found = self._compiled.get(dialect.name)
         if found is None:
@@ -33,28 +45,27 @@ class Prepared:
             order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
             # Literals in the statement (``id == 1``) become parameters with fixed values.
             fixed = {name: value for name, value in compiled.params.items() if value is not None}
-            found = self._compiled[dialect.name] = (compiled.string, order, fixed)
+            found = self._compiled[dialect.name] = (compiled.string, _picker(order), fixed)
         return found
 
     @staticmethod
-    def _params(order: tuple[str, ...] | None, fixed: dict[str, Any], params: Mapping[str, Any]) -> Any:
-        merged = {**fixed, **params} if fixed else params
-        return dict(merged) if order is None else tuple(merged[name] for name in order)
+    def _params(pick: _Pick, fixed: dict[str, Any], params: Mapping[str, Any]) -> Any:
+        return pick({**fixed, **params} if fixed else params)
 
     def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        sql, order, fixed = self._sql(conn)
+        sql, pick, fixed = self._sql(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, self._params(order, fixed, params or {}))
+            cursor.execute(sql, self._params(pick, fixed, params or {}))
             return list(cursor.fetchall())
         finally:
             cursor.close()
 
     def mappings(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        sql, order, fixed = self._sql(conn)
+        sql, pick, fixed = self._sql(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, self._params(order, fixed, params or {}))
+            cursor.execute(sql, self._params(pick, fixed, params or {}))
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         finally:
@@ -62,10 +73,10 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
         """Execute a write; return the number of rows it touched."""
-        sql, order, fixed = self._sql(conn)
+        sql, pick, fixed = self._sql(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, self._params(order, fixed, params or {}))
+            cursor.execute(sql, self._params(pick, fixed, params or {}))
             return int(cursor.rowcount)
         finally:
             cursor.close()
@@ -73,14 +84,9 @@ class Prepared:
     def run_many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         if not params:
             return
-        sql, order, fixed = self._sql(conn)
-        if order is not None and not fixed and len(order) > 1:
-            # Many rows in a positional paramstyle: one C-level getter per row.
-            rows: list[Any] = list(map(itemgetter(*order), params))
-        else:
-            rows = [self._params(order, fixed, p) for p in params]
+        sql, pick, fixed = self._sql(conn)
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(sql, rows)
+            cursor.executemany(sql, [self._params(pick, fixed, p) for p in params])
         finally:
             cursor.close()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -213,6 +214,8 @@ meters = Table(
     Index("ix_meters_event_type", "event_type"),
 )
 
+_UNBURNED = text("burned = 0")
+
 usage_events = Table(
     "usage_events",
     metadata,
@@ -222,11 +225,12 @@ usage_events = Table(
     Column("event_at", BigInteger, nullable=False),
     Column("quantity", BigInteger, nullable=False),  # millionths
     Column("properties", Text, nullable=False),
-    Column("fingerprint", String(32), nullable=False),
     Column("recorded_at", BigInteger, nullable=False),
-    Column("burned", Integer, nullable=False),  # 0 until an async-mode burn charged it (or skipped it)
+    # 0 while an async-mode event waits for its burn; 1 once burned, or from the start for an
+    # account outside async mode when the event was recorded (the mode at ingest decides)
+    Column("burned", Integer, nullable=False),
     Index("ix_usage_events_account_type_time", "account_id", "event_type", "event_at"),
-    Index("ix_usage_events_unburned", "burned", "recorded_at"),
+    Index("ix_usage_events_unburned", "recorded_at", "key", sqlite_where=_UNBURNED, postgresql_where=_UNBURNED),
 )
 
 holds = Table(
@@ -295,7 +299,8 @@ contracts = Table(
 )
 
 # One row per finalized invoice; its document is frozen. ``status`` and ``voided_at`` are the
-# only columns that ever change (finalized -> voided).
+# only columns that ever change (finalized -> voided). ``commit_spend_units`` (migration 0006)
+# is the spend a term commitment counts: Σ line amount − discount, term true-ups excluded.
 invoices = Table(
     "invoices",
     metadata,
@@ -308,6 +313,7 @@ invoices = Table(
     Column("subtotal_units", BigInteger, nullable=False),
     Column("credits_units", BigInteger, nullable=False),
     Column("amount_due_units", BigInteger, nullable=False),
+    Column("commit_spend_units", BigInteger, nullable=False, server_default="0"),
     Column("usage_cutoff", BigInteger, nullable=False),
     Column("document", Text, nullable=False),
     Column("finalized_at", BigInteger, nullable=False),

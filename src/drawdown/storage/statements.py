@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, insert, select, update
 
+from drawdown.domain.holds import HoldStatus
 from drawdown.storage.prepared import Prepared
 from drawdown.storage.schema import (
     account_balances,
+    account_enforcement,
     accounts,
     grant_balances,
     grants,
+    holds,
     invoices,
     ledger_entries,
     ledger_head,
     ledger_transactions,
+    rate_cards,
+    settings,
+    units,
 )
 
 _T, _E, _H = ledger_transactions.c, ledger_entries.c, ledger_head.c
@@ -49,6 +55,7 @@ FOLD_GRANTS = (
 )
 MARK_VOIDED = update(grant_balances).where(_GB.grant_id == bindparam("gid")).values(voided_at=bindparam("at"))
 
+HOLD_RESOLUTION_COLUMNS = ("status", "resolution_tx_id", "captured_units", "released_units", "resolved_at")
 ACCOUNT_BALANCE_COLUMNS = tuple(c.name for c in account_balances.columns if c.name not in ("account_id", "unit"))
 ACCOUNT_BALANCE = select(account_balances).where(
     _AB.account_id == bindparam("account_id"), _AB.unit == bindparam("unit")
@@ -66,6 +73,7 @@ GRANT_STATES_OF_OWNER = select(*(getattr(_GB, name) for name in GRANT_STATE_COLU
     _GB.account_id == bindparam("owner"), _GB.unit == bindparam("unit")
 )
 OPEN_GRANT_STATES_OF_OWNER = GRANT_STATES_OF_OWNER.where(_GB.remaining > 0, _GB.voided_at.is_(None))
+ONE_GRANT_STATE_OF_OWNER = GRANT_STATES_OF_OWNER.where(_GB.grant_id == bindparam("grant_id"))
 
 P_HEAD = Prepared(HEAD)
 P_MOVE_HEAD = Prepared(MOVE_HEAD)
@@ -75,11 +83,35 @@ P_TRANSACTION_BY_KEY = Prepared(TRANSACTION_BY_KEY)
 P_ACCOUNT_BY_ID = Prepared(ACCOUNT_BY_ID)
 P_GRANT_STATES = Prepared(GRANT_STATES_OF_OWNER)
 P_OPEN_GRANT_STATES = Prepared(OPEN_GRANT_STATES_OF_OWNER)
+P_ONE_GRANT_STATE = Prepared(ONE_GRANT_STATE_OF_OWNER)
 P_FOLD_GRANTS = Prepared(FOLD_GRANTS)
 P_MARK_VOIDED = Prepared(MARK_VOIDED)
 P_ACCOUNT_BALANCE = Prepared(ACCOUNT_BALANCE)
 P_INSERT_ACCOUNT_BALANCE = Prepared(INSERT_ACCOUNT_BALANCE)
 P_WRITE_ACCOUNT_BALANCE = Prepared(WRITE_ACCOUNT_BALANCE)
+
+# Reserve, capture and release: the holds row, the enforcement settings and units the
+# assessment reads, the rate-card version in force, and the hold transaction's entries.
+_HOLD, _RC, _AE = holds.c, rate_cards.c, account_enforcement.c
+P_TRANSACTION_BY_ID = Prepared(TRANSACTION_BY_ID)
+P_UNIT = Prepared(select(units).where(units.c.code == bindparam("code")))
+P_ENTRIES_OF_SEQ = Prepared(select(ledger_entries).where(_E.tx_seq == bindparam("seq")).order_by(_E.leg))
+P_SETTING = Prepared(select(settings.c.value).where(settings.c.key == bindparam("key")))
+P_ACCOUNT_ENFORCEMENT = Prepared(select(account_enforcement).where(_AE.account_id == bindparam("account_id")))
+P_RATE_CARD = Prepared(select(rate_cards).where(_RC.id == bindparam("card_id"), _RC.version == bindparam("version")))
+P_RATE_CARD_IN_FORCE = Prepared(
+    select(_RC.version)
+    .where(_RC.id == bindparam("card_id"), _RC.effective_at <= bindparam("at"))
+    .order_by(_RC.version.desc())
+    .limit(1)
+)
+P_INSERT_HOLD = Prepared(insert(holds))
+P_HOLD_BY_ID = Prepared(select(holds).where(_HOLD.id == bindparam("hold_id")))
+P_RESOLVE_HOLD = Prepared(
+    update(holds)
+    .where(_HOLD.id == bindparam("hold_id"), _HOLD.status == str(HoldStatus.OPEN))
+    .values({name: bindparam(f"v_{name}") for name in HOLD_RESOLUTION_COLUMNS})
+)
 
 # Invoice runs insert a page of frozen invoices at a time.
 P_INSERT_INVOICES = Prepared(insert(invoices))

@@ -22,6 +22,7 @@ from drawdown.domain.money import CURRENCIES, Unit
 from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
+from drawdown.storage.definition_cache import Definition, DefinitionCache
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
@@ -31,14 +32,25 @@ from drawdown.storage.schema import accounts, grants, units
 
 
 class Units:
-    def __init__(self, conn: Connection) -> None:
+    """Units are insert-only: one read from a committed row is cached (see definition_cache)."""
+
+    def __init__(self, conn: Connection, cache: DefinitionCache, read: list[Definition]) -> None:
         self.conn = conn
+        self.cache = cache
+        self.read = read  # what this unit of work read, for the cache once it commits
 
     def get(self, code: str) -> Unit | None:
         if code in CURRENCIES:
             return CURRENCIES[code]
-        row = self.conn.execute(select(units).where(units.c.code == code)).mappings().first()
-        return None if row is None else rows.unit_from(row)
+        cached = self.cache.unit(code)
+        if cached is not None:
+            return cached
+        found = sql.P_UNIT.mappings(self.conn, {"code": code})
+        if not found:
+            return None
+        unit = rows.unit_from(found[0])
+        self.read.append(unit)
+        return unit
 
     def add(self, unit: Unit, created_at: int) -> None:
         self.conn.execute(insert(units).values(rows.unit_row(unit, created_at)))
@@ -123,10 +135,19 @@ class SqlUnitOfWork:
     entering it returns this unit of work and leaving it neither commits nor rolls back, so
     several service calls (and the API's audit record and stored response) commit together."""
 
-    def __init__(self, engine: Engine, *, write: bool, grant_cache: GrantCache | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        write: bool,
+        grant_cache: GrantCache | None = None,
+        definitions: DefinitionCache | None = None,
+    ) -> None:
         self.engine = engine
         self.write = write
         self.grant_cache = grant_cache
+        self.definitions = definitions or DefinitionCache()
+        self.definitions_read: list[Definition] = []
 
     def __enter__(self) -> Self:
         self._lock = writer_lock(self.engine) if self.write and self.engine.dialect.name == "sqlite" else None
@@ -147,11 +168,11 @@ class SqlUnitOfWork:
             # Serialise ledger writers: the head row is the chain's tip and the writer lock.
             self.conn.execute(sql.LOCK_HEAD)
         self.ledger = LedgerStore(self.conn, self.grant_cache)
-        self.units = Units(self.conn)
+        self.units = Units(self.conn, self.definitions, self.definitions_read)
         self.accounts = Accounts(self.conn)
         self.grants = Grants(self.conn, self.ledger)
         self.settings = Settings(self.conn)
-        self.rate_cards = RateCards(self.conn)
+        self.rate_cards = RateCards(self.conn, self.definitions, self.definitions_read)
         self.meters = Meters(self.conn)
         self.events = Events(self.conn)
         self.holds = Holds(self.conn)
@@ -172,6 +193,7 @@ class SqlUnitOfWork:
         try:
             if exc_type is None:
                 self._tx.commit()
+                self.definitions.remember(self.definitions_read)  # committed rows only
             else:
                 self._tx.rollback()
         finally:

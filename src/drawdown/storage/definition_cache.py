@@ -1,0 +1,50 @@
+"""A process-wide cache of definitions that never change once committed: units and rate-card versions.
+
+A unit (code, kind, scale) and a rate-card version (its unit, effective instant and rates)
+are only ever inserted: nothing updates or deletes them, and a new version of a card is a
+new row. So a value read from a committed row is that row's value for good, in every
+process, and caching it changes the cost of a lookup, never its result.
+
+A unit of work hands what it read to :meth:`DefinitionCache.remember` only after it has
+committed, so a definition inserted by a transaction that rolled back is never cached.
+What can change is never cached: which version of a card is in force at an instant (a
+newer version may be defined at any time, by any process) and an account's pin are read
+from the database on every use; only the immutable version they name comes from here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from drawdown.domain import limits
+from drawdown.domain.money import Unit
+from drawdown.domain.rates import RateCard
+
+Definition = Unit | RateCard
+
+
+class DefinitionCache:
+    def __init__(self, size_max: int = limits.DEFINITION_CACHE_ENTRIES_MAX) -> None:
+        self.size_max = size_max
+        self._units: dict[str, Unit] = {}
+        self._cards: dict[tuple[str, int], RateCard] = {}
+        self._lock = threading.Lock()
+
+    def unit(self, code: str) -> Unit | None:
+        return self._units.get(code)
+
+    def rate_card(self, card_id: str, version: int) -> RateCard | None:
+        return self._cards.get((card_id, version))
+
+    def remember(self, committed: Iterable[Definition]) -> None:
+        """Keep definitions read by a unit of work that has committed."""
+        with self._lock:
+            if len(self._units) + len(self._cards) > self.size_max:
+                self._units.clear()  # crude but bounded; a reload costs one query
+                self._cards.clear()
+            for found in committed:
+                if isinstance(found, Unit):
+                    self._units[found.code] = found
+                else:
+                    self._cards[(found.id, found.version)] = found

@@ -1,0 +1,39 @@
+"""Leaner usage events: no stored fingerprint (a repeated key is compared with the stored
+columns themselves), and the burn queue indexes only the events still to burn.
+
+Events of accounts outside async mode are stored as already burned, so the partial index
+``ix_usage_events_unburned`` holds only async-mode events waiting for ``burn_usage``.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-21 11:10:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+_UNBURNED = sa.text("burned = 0")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("usage_events") as batch_op:
+        batch_op.drop_index("ix_usage_events_unburned")
+        batch_op.drop_column("fingerprint")
+    op.create_index(
+        "ix_usage_events_unburned", "usage_events", ["recorded_at", "key"], sqlite_where=_UNBURNED,
+        postgresql_where=_UNBURNED,
+    )  # fmt: skip
+
+
+def downgrade() -> None:
+    op.drop_index("ix_usage_events_unburned", table_name="usage_events")
+    with op.batch_alter_table("usage_events") as batch_op:
+        batch_op.add_column(sa.Column("fingerprint", sa.String(length=32), nullable=False, server_default=""))
+        batch_op.create_index("ix_usage_events_unburned", ["burned", "recorded_at"], unique=False)
