@@ -11,10 +11,11 @@ from hypothesis import strategies as st
 from drawdown.domain.billed_usage import UsageEvent, summarize
 from drawdown.domain.contracts import BundleDiscount, Contract, DiscountScope, MinimumCommit, PercentDiscount
 from drawdown.domain.drawdown import Candidate
-from drawdown.domain.explanations import document
+from drawdown.domain.explanations import document, money
 from drawdown.domain.grants import Category
 from drawdown.domain.invoices import Invoice, RatingInput, allocate, apply_credits, payable_units, rate
 from drawdown.domain.ledger import canonical_json
+from drawdown.domain.money import Unit, UnitKind
 from tests.unit.invoicing import BOOK, ISSUED, PERIOD, USD, contract, grant
 
 D = Decimal
@@ -96,3 +97,19 @@ def test_largest_remainder_allocation_sums_to_the_rounded_total(exact: list[D]) 
     units = allocate(exact, USD)
     assert sum(units) == payable_units(sum(exact, D(0)), USD)
     assert all(abs(D(u).scaleb(-6) - x) < D("0.01") for u, x in zip(units, exact, strict=True))
+
+
+@given(
+    st.integers(-(10**16), 10**16),
+    st.integers(0, 9).flatmap(lambda scale: st.tuples(st.just(scale), st.integers(0, scale))),
+    st.booleans(),
+)
+def test_explanation_amounts_read_exactly_as_the_decimal_they_stand_for(
+    units: int, scale_and_minor: tuple[int, int], whole_minor_units: bool
+) -> None:
+    scale, minor = scale_and_minor
+    unit = Unit("X", UnitKind.CREDIT, scale, minor)
+    if whole_minor_units:
+        units -= units % 10 ** (scale - minor)
+    expected = str(Decimal(units).scaleb(-scale).quantize(Decimal(1).scaleb(-minor)))
+    assert money(units, unit) == expected

@@ -44,6 +44,9 @@ class DiscountScope(StrEnum):
     INVOICE = "invoice"
 
 
+_SCOPE_RANK = {scope: rank for rank, scope in enumerate(DiscountScope)}
+
+
 class Settlement(StrEnum):
     GRANT = "grant"
     CREDIT_NOTE = "credit_note"
@@ -229,9 +232,8 @@ def best_discount(
         for b in contract.bundles
         if product in b.products and set(b.products) <= billed_products
     ]
-    rank = list(DiscountScope)
     options = [o for o in options if o.percent > 0]
-    return min(options, key=lambda o: (-o.percent, rank.index(o.scope), o.rule), default=None)
+    return min(options, key=lambda o: (-o.percent, _SCOPE_RANK[o.scope], o.rule), default=None)
 
 
 def check_percent(value: object, *, field: str) -> Decimal:

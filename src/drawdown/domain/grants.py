@@ -80,8 +80,7 @@ class Scope:
     @property
     def breadth(self) -> tuple[int, int]:
         """Smaller is narrower: named products (fewest first), then a category, then all."""
-        rank = {ScopeKind.PRODUCTS: 0, ScopeKind.CATEGORY: 1, ScopeKind.INVOICE: 2}[self.kind]
-        return rank, len(self.products)
+        return _BREADTH_RANK[self.kind], len(self.products)
 
     def describe(self) -> str:
         if self.kind is ScopeKind.INVOICE:
@@ -89,6 +88,9 @@ class Scope:
         if self.kind is ScopeKind.CATEGORY:
             return f"category:{self.category}"
         return "products:" + ",".join(self.products)
+
+
+_BREADTH_RANK = {ScopeKind.PRODUCTS: 0, ScopeKind.CATEGORY: 1, ScopeKind.INVOICE: 2}
 
 
 def scope_of(value: object) -> Scope:

@@ -18,9 +18,10 @@ from drawdown.domain.ledger import EntryKind, Posting
 def credit_postings(invoice: Invoice) -> tuple[Posting, ...]:
     legs: list[Posting] = []
     unit = invoice.unit.code
+    policy = str(invoice.policy)
     for number, line in enumerate(invoice.lines, start=1):
         for d in line.credits:
-            why = {"position": d.position, "policy": str(invoice.policy), "key": d.key, "invoice_line": number}
+            why = {"position": d.position, "policy": policy, "key": d.key, "invoice_line": number}
             legs.append(Posting(EntryKind.GRANT, d.owner_id, unit, -d.amount_units, d.grant_id, d.owner_id))
             legs.append(
                 Posting(EntryKind.CONSUMED, invoice.account_id, unit, d.amount_units, d.grant_id, d.owner_id, why)

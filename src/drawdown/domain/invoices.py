@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
+from functools import lru_cache
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import DrawdownPolicy
@@ -177,8 +178,7 @@ def rate(inp: RatingInput) -> Invoice:
     if len(lines) > limits.INVOICE_LINES_MAX:
         raise LimitExceeded(f"an invoice has at most {limits.INVOICE_LINES_MAX} lines, got {len(lines)}")
     amounts = allocate([line.exact for line in lines], inp.unit)
-    lines = [replace(line, amount_units=units) for line, units in zip(lines, amounts, strict=True)]
-    lines = _discounted(lines, inp.contract, inp.unit)
+    lines = _discounted(lines, amounts, inp.contract, inp.unit)
     lines += _true_up(lines, inp.contract, inp.unit)
     term = _term_check(lines, inp)
     if term is not None and term.shortfall_units > 0:
@@ -191,7 +191,7 @@ def rate(inp: RatingInput) -> Invoice:
 
 
 def _price(inp: RatingInput, product: str) -> tuple[Price, str] | None:
-    override = None if inp.contract is None else inp.contract.override(product)
+    override = None if inp.contract is None or not inp.contract.overrides else inp.contract.override(product)
     if override is not None:
         assert inp.contract is not None
         return override.price, f"contract:{inp.contract.label}:{override.rule}"
@@ -233,21 +233,24 @@ def _line_order(line: Line) -> tuple[int, int, str, str]:
     return _KIND_ORDER.index(line.kind), _CATEGORY_ORDER.index(line.category), line.product, origin
 
 
-def _discounted(lines: list[Line], contract: Contract | None, unit: Unit) -> list[Line]:
+def _discounted(lines: list[Line], amounts: list[int], contract: Contract | None, unit: Unit) -> list[Line]:
+    """The lines with their rounded ``amounts`` and each line's one discount."""
     if contract is None:
-        return lines
-    billed = frozenset(line.product for line in lines if line.amount_units > 0)
+        return [replace(line, amount_units=a) for line, a in zip(lines, amounts, strict=True)]
+    billed = frozenset(line.product for line, a in zip(lines, amounts, strict=True) if a > 0)
     chosen = [
         None if line.price_source.startswith("contract:")
         else best_discount(contract, line.category, line.product, billed)
         for line in lines
     ]  # fmt: skip
     exact = [
-        ZERO if d is None else _decimal(line.amount_units, unit) * d.percent / HUNDRED
-        for line, d in zip(lines, chosen, strict=True)
+        ZERO if d is None else _decimal(a, unit) * d.percent / HUNDRED for a, d in zip(amounts, chosen, strict=True)
     ]
     units = allocate(exact, unit)
-    return [replace(line, discount=d, discount_units=u) for line, d, u in zip(lines, chosen, units, strict=True)]
+    return [
+        replace(line, amount_units=a, discount=d, discount_units=u)
+        for line, a, d, u in zip(lines, amounts, chosen, units, strict=True)
+    ]
 
 
 def _true_up(lines: list[Line], contract: Contract | None, unit: Unit) -> list[Line]:
@@ -333,33 +336,43 @@ def apply_credits(
     A grant's ``invoice_cap_units`` bounds what it pays over the whole invoice; period caps
     and pool caps arrive as the candidates' headroom and ``pool_headroom_units``.
     """
+    assert not any(line.credits for line in invoice.lines), "credits are applied once, to a rated invoice"
     step = minor_step(invoice.unit)
-    left = {c.grant.id: c.remaining_units for c in candidates}
-    room = {c.grant.id: _room(c) for c in candidates}
+    by_id = {c.grant.id: c for c in candidates}
+    assert len(by_id) == len(candidates), "one candidate per grant"
+    left = {gid: c.remaining_units for gid, c in by_id.items()}
+    room = {gid: _room(c) for gid, c in by_id.items()}
+    usable = {gid: _usable(c, left[gid], room[gid], step) for gid, c in by_id.items()}  # redone when drawn
     pool = pool_headroom_units
     lines = []
     for line in invoice.lines:
-        if line.net_units <= 0:
+        payers = [c for c in usable.values() if c is not None] if line.net_units > 0 else []
+        if not payers:  # nothing could pay it: the draw would be empty
             lines.append(line)
             continue
-        usable = [
-            replace(c, remaining_units=_floor(left[c.grant.id], step),
-                    headroom_units=None if room[c.grant.id] is None else _floor(room[c.grant.id] or 0, step))
-            for c in candidates
-        ]  # fmt: skip
         charge = Charge(invoice.account_id, invoice.unit.code, line.net_units, Target(line.category, line.product),
                         invoice.issued_at)  # fmt: skip
-        result = draw(charge, usable, policy, None if pool is None else _floor(pool, step))
+        result = draw(charge, payers, policy, None if pool is None else _floor(pool, step))
         for d in result.draws:
             left[d.grant_id] -= d.amount_units
             if room[d.grant_id] is not None:
                 room[d.grant_id] = (room[d.grant_id] or 0) - d.amount_units
             if pool is not None and d.owner_id != invoice.account_id:
                 pool -= d.amount_units
+            usable[d.grant_id] = _usable(by_id[d.grant_id], left[d.grant_id], room[d.grant_id], step)
         lines.append(replace(line, credits=result.draws))
     result_invoice = replace(invoice, lines=tuple(lines), policy=policy)
     assert all(line.due_units >= 0 for line in result_invoice.lines)
     return result_invoice
+
+
+def _usable(candidate: Candidate, left: int, room: int | None, step: int) -> Candidate | None:
+    """The candidate with what it may still pay this invoice, in whole minor units; ``None``
+    when nothing is left (``draw`` would find it ineligible, so no position changes)."""
+    remaining = _floor(left, step)
+    if remaining <= 0:
+        return None
+    return Candidate(candidate.grant, remaining, None if room is None else _floor(room, step), candidate.pooled)
 
 
 def _room(candidate: Candidate) -> int | None:
@@ -380,6 +393,7 @@ def minor_step(unit: Unit) -> int:
     return step
 
 
+@lru_cache(maxsize=64)  # a handful of units; replace() is costly per line
 def _payable(unit: Unit) -> Unit:
     return replace(unit, scale=unit.minor_digits)
 

@@ -133,9 +133,15 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(request)).hexdigest()
 
 
+# ``json.dumps`` with options builds a new encoder per call; these are built once (encoding
+# keeps no state in the encoder, so sharing them is safe) and give the very same text.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def canonical_json(value: Any) -> str:
     """The one JSON encoding drawdown hashes and stores: sorted keys, no spaces, ASCII."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return _CANONICAL.encode(value)
 
 
 # A transaction as the primitives the chain covers, in a fixed order: id, seq, kind,
@@ -161,7 +167,7 @@ def parts(tx: Transaction) -> TxParts:
 
 def hash_parts(prev_hash: str, tx_parts: TxParts) -> str:
     """``sha256(prev_hash ‖ canonical JSON of the parts)``: one link of the chain."""
-    body = json.dumps(tx_parts, separators=(",", ":"), ensure_ascii=True)
+    body = _COMPACT.encode(tx_parts)
     return hashlib.sha256(prev_hash.encode("ascii") + body.encode("ascii")).hexdigest()
 
 

@@ -73,6 +73,7 @@ EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the coun
 LATE_USAGE_ROWS_MAX = 10_000
 INVOICES_PER_RUN_PAGE = 200
 TERM_MONTHS_MAX = 120  # a term commitment spans at most ten years of billing months
+CONTRACT_TERMS_CACHE_ENTRIES_MAX = 10_000  # distinct contract terms kept parsed per process
 
 # The HTTP API.
 GRANTS_PER_BATCH_MAX = 1_000

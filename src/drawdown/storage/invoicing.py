@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,6 +37,7 @@ from drawdown.domain.ledger import canonical_json
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.terms import contract_data, contract_from, prices_data, prices_from
 from drawdown.domain.usage import Aggregation, Meter
+from drawdown.storage import statements as sql
 from drawdown.storage.schema import (
     availability_records,
     contracts,
@@ -79,19 +81,14 @@ class Contracts:
     def versions(self, account_id: str) -> list[Contract]:
         t = contracts.c
         query = select(contracts).where(t.account_id == account_id).order_by(t.version)
-        return [
-            contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
-            for r in self.conn.execute(query)
-        ]
+        return [_contract(r.account_id, r.version, r.effective_at, r.terms) for r in self.conn.execute(query)]
 
     def versions_many(self, account_ids: Sequence[str]) -> dict[str, list[Contract]]:
         t = contracts.c
         found: dict[str, list[Contract]] = {a: [] for a in account_ids}
         query = select(contracts).where(t.account_id.in_(account_ids)).order_by(t.account_id, t.version)
         for r in self.conn.execute(query):
-            found[r.account_id].append(
-                contract_from(r.account_id, r.version, from_micros(r.effective_at), json.loads(r.terms))
-            )
+            found[r.account_id].append(_contract(r.account_id, r.version, r.effective_at, r.terms))
         return found
 
     def add(self, contract: Contract, created_at: datetime) -> None:
@@ -104,21 +101,45 @@ class Contracts:
         )  # fmt: skip
 
 
+# Stored terms text -> one parsed version with those terms. Many accounts sign the same
+# terms, and a version's fields other than who and when come from the text alone, which is
+# insert-only: a cached parse can never be stale.
+_PARSED_TERMS: dict[str, Contract] = {}
+
+
+def _contract(account_id: str, version: int, effective_micros: int, terms: str) -> Contract:
+    effective_at = from_micros(effective_micros)
+    parsed = _PARSED_TERMS.get(terms)
+    if parsed is None:
+        parsed = contract_from(account_id, version, effective_at, json.loads(terms))
+        if len(_PARSED_TERMS) >= limits.CONTRACT_TERMS_CACHE_ENTRIES_MAX:
+            _PARSED_TERMS.clear()  # crude but bounded; a miss costs one parse
+        _PARSED_TERMS[terms] = parsed
+        return parsed
+    return replace(parsed, account_id=account_id, version=version, effective_at=effective_at)
+
+
 class Invoices:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def _one(self, *where: object) -> StoredInvoice | None:
         row = self.conn.execute(select(invoices).where(*where)).mappings().first()  # type: ignore[arg-type]
-        return None if row is None else self._from_row(row)
+        return None if row is None else self._from_rows([row])[0]
 
-    def _from_row(self, row: RowMapping) -> StoredInvoice:
+    def _from_rows(self, rows: Sequence[RowMapping]) -> list[StoredInvoice]:
+        """Stored invoices with their credit notes, read in one query for all of them."""
         c = credit_notes.c
-        query = select(credit_notes).where(c.invoice_id == row["id"]).order_by(c.created_at, c.id)
-        notes = tuple(
-            CreditNote(n.id, n.invoice_id, n.amount_units, n.reason, n.rule, from_micros(n.created_at))
-            for n in self.conn.execute(query)
-        )
+        notes: dict[str, list[CreditNote]] = {row["id"]: [] for row in rows}
+        if notes:
+            query = select(credit_notes).where(c.invoice_id.in_(list(notes))).order_by(c.created_at, c.id)
+            for n in self.conn.execute(query):
+                notes[n.invoice_id].append(
+                    CreditNote(n.id, n.invoice_id, n.amount_units, n.reason, n.rule, from_micros(n.created_at))
+                )
+        return [self._from_row(row, tuple(notes[row["id"]])) for row in rows]
+
+    def _from_row(self, row: RowMapping, notes: tuple[CreditNote, ...]) -> StoredInvoice:
         return StoredInvoice(
             id=row["id"], account_id=row["account_id"],
             period=Period(from_micros(row["period_start"]), from_micros(row["period_end"])),
@@ -153,7 +174,7 @@ class Invoices:
         query = select(invoices).join(
             newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start)
         )
-        return {row["account_id"]: self._from_row(row) for row in self.conn.execute(query).mappings()}
+        return {stored.account_id: stored for stored in self._from_rows(self.conn.execute(query).mappings().all())}
 
     def in_term(self, account_ids: Sequence[str], term: Period) -> dict[str, list[TermInvoice]]:
         """The accounts' invoices (finalized or voided) whose period lies inside ``term``, with
@@ -187,10 +208,8 @@ class Invoices:
         self.add_many([invoice])
 
     def add_many(self, found: Sequence[StoredInvoice]) -> None:
-        if not found:
-            return
-        self.conn.execute(
-            insert(invoices),
+        sql.P_INSERT_INVOICES.run_many(
+            self.conn,
             [
                 {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
                  "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),

@@ -53,7 +53,7 @@ def account_from(row: Mapping[Any, Any]) -> Account:
         drawdown_policy=DrawdownPolicy(row["drawdown_policy"]),
         created_at=from_micros(row["created_at"]),
         pool_caps=caps,
-        metadata=json.loads(row["metadata"]),
+        metadata={} if row["metadata"] == "{}" else json.loads(row["metadata"]),  # most grants have none
     )
 
 
@@ -98,7 +98,7 @@ def grant_from(row: Mapping[Any, Any]) -> Grant:
         scope=Scope(
             ScopeKind(row["scope_kind"]),
             None if category is None else Category(category),
-            tuple(json.loads(row["scope_products"])),
+            () if row["scope_products"] == "[]" else tuple(json.loads(row["scope_products"])),
         ),
         cost_basis=Decimal(row["cost_basis"]),
         period_cap=cap,
@@ -108,7 +108,7 @@ def grant_from(row: Mapping[Any, Any]) -> Grant:
         external_ref=row["external_ref"],
         created_seq=row["created_seq"],
         created_at=from_micros(row["created_at"]),
-        metadata=json.loads(row["metadata"]),
+        metadata={} if row["metadata"] == "{}" else json.loads(row["metadata"]),  # most grants have none
     )
 
 

@@ -18,6 +18,7 @@ from drawdown.storage.schema import (
     grant_balances,
     grants,
     holds,
+    invoices,
     ledger_entries,
     ledger_head,
     ledger_transactions,
@@ -111,3 +112,6 @@ P_RESOLVE_HOLD = Prepared(
     .where(_HOLD.id == bindparam("hold_id"), _HOLD.status == str(HoldStatus.OPEN))
     .values({name: bindparam(f"v_{name}") for name in HOLD_RESOLUTION_COLUMNS})
 )
+
+# Invoice runs insert a page of frozen invoices at a time.
+P_INSERT_INVOICES = Prepared(insert(invoices))
