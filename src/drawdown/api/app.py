@@ -133,12 +133,16 @@ async def _on_body_too_large(_: Any, error: Exception) -> Response:
     return problems.http_problem("request_too_large", f"the body is over {most} bytes")
 
 
-async def _upkeep(book: Book, metrics: Metrics, interval: float) -> None:
+async def _upkeep(book: Book, metrics: Metrics, interval: float, stop: asyncio.Event) -> None:
     """Sweep every ``interval`` seconds (holds past TTL, lapsed grants, async usage) and purge
-    stored responses hourly, in a worker thread; a failure is logged and the next sweep retries."""
+    stored responses hourly, in a worker thread, until ``stop``; a failure is logged and the
+    next sweep retries."""
     purged_at = time.monotonic()
     while True:
-        await asyncio.sleep(interval)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        if stop.is_set():
+            return
         try:
             report = await asyncio.to_thread(book.sweep)
             if time.monotonic() - purged_at >= limits.PURGE_EVERY_SECONDS:
@@ -174,13 +178,12 @@ def create_app(book: Book, settings: ServerSettings | None = None, *, close_book
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         purged = book.purge_stored_responses()
         log.info("started", extra={"stored_responses_purged": purged})
-        interval = float(app.state.settings.sweep_seconds)
-        upkeep = asyncio.create_task(_upkeep(book, metrics, interval)) if interval > 0 else None
+        interval, stop = float(app.state.settings.sweep_seconds), asyncio.Event()
+        upkeep = asyncio.create_task(_upkeep(book, metrics, interval, stop)) if interval > 0 else None
         yield
         if upkeep is not None:
-            upkeep.cancel()
-            with suppress(asyncio.CancelledError):
-                await upkeep
+            stop.set()
+            await upkeep  # a sweep under way finishes before the book closes
         if close_book:
             book.close()
         log.info("stopped")
