@@ -72,3 +72,36 @@ def test_a_late_event_for_an_invoiced_month_is_billed_on_the_next_invoice(book: 
     assert (late["quantity"], late["amount"]) == ("50", "35.00")  # 20 at $1 finish October's tier, 30 at $0.5
     assert october.document["totals"]["subtotal"] == "80.00"
     assert book.invoice(october.id or "").document == october.document, "a finalized invoice never changes"
+
+
+def test_a_late_event_raising_a_maximum_bills_the_rise_and_one_below_it_nothing(book: Book, clock: FixedClock) -> None:
+    setup(book, clock)
+    book.define_meter("users", event_type="login", aggregation="unique_count", property="user")
+    users = {"product": "users", "category": "usage", "model": "per_unit", "unit_price": "3"}
+    book.publish_price_book("default", "USD", [*PRICES, users], effective_at=at("2026-01-01T00:00:00"))
+    clock.at = at("2026-10-30T00:00:00")
+    book.ingest([
+        event("s1", "session", "2026-10-28T09:00:00", quantity="7"),
+        event("l1", "login", "2026-10-28T09:00:00", user="ann"),
+        event("l2", "login", "2026-10-29T09:00:00", user="bob"),
+    ])  # fmt: skip
+    clock.at = at("2026-11-01T00:00:00")
+    october = book.finalize_invoice("acme", "2026-10")
+    billed = {line["product"]: line["quantity"] for line in october.document["lines"]}
+    assert (billed["peak_users"], billed["users"]) == ("7", "2")
+    clock.at = at("2026-11-02T00:00:00")
+    book.ingest([
+        event("s-late", "session", "2026-10-31T20:00:00", quantity="10"),  # the peak rises by 3
+        event("s-low", "session", "2026-10-31T21:00:00", quantity="4"),  # below the peak: nothing
+        event("l-ann", "login", "2026-10-31T22:00:00", user="ann"),  # a user already counted: nothing
+        event("l-cy", "login", "2026-10-31T22:30:00", user="cy"),  # a new user: one more
+    ])  # fmt: skip
+    clock.at = at("2026-12-01T00:00:00")
+    november = book.finalize_invoice("acme", "2026-11")
+    late = {line["product"]: line for line in november.document["lines"] if line["kind"] == "adjustment"}
+    assert (late["peak_users"]["quantity"], late["peak_users"]["amount"]) == ("3", "6.00")
+    assert (late["users"]["quantity"], late["users"]["amount"]) == ("1", "3.00")
+    assert "late:peak_users:2026-10" in november.explain()
+    clock.at = at("2027-01-01T00:00:00")
+    december = book.finalize_invoice("acme", "2026-12")
+    assert not [line for line in december.document["lines"] if line["kind"] == "adjustment"], "billed once"

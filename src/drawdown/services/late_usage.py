@@ -1,4 +1,9 @@
-"""Late usage: events for months already invoiced become adjustment lines on the next invoice."""
+"""Late usage: events for months already invoiced become adjustment lines on the next invoice.
+
+A late event of a summed product (usage lines, sum and count meters) adds its quantity. For a
+maximum or a distinct count, a late event may change the month's value or not: what is billed
+late is how much the value rose, per product and month.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +55,8 @@ def late_usage(
     by_period: dict[Period, list[UsageEvent]] = defaultdict(list)
     for event in events:
         by_period[calendar_period(event.occurred_at, "month", zone(payer.time_zone))].append(event)
+    for origin, rises in _measure_rises(uow, payer, billing, previous, now).items():
+        by_period[origin].extend(rises)
     found = []
     for origin, group in sorted(by_period.items(), key=lambda item: item[0].start):
         billed = {
@@ -68,3 +75,43 @@ def late_usage(
                 continue
             found.append(LateUsage(origin.start, total, billed.get(total.product, Decimal(0)), price, source))
     return tuple(found)
+
+
+def _measure_rises(
+    uow: UnitOfWork, payer: Account, billing: Period, previous: StoredInvoice, now: datetime
+) -> dict[Period, list[UsageEvent]]:
+    """For products that are a maximum or a distinct count: how much each invoiced month's value
+    rose with the events recorded since ``previous`` was frozen, as one usage event per product
+    and month (``late:<product>:<month>``), so it is rated continuing that month's tiers."""
+    measures = uow.usage.late_measures(
+        payer.id, billing.start, recorded_after=previous.usage_cutoff, recorded_until=now,
+        limit=limits.LATE_USAGE_ROWS_MAX + 1,
+    )  # fmt: skip
+    if len(measures) > limits.LATE_USAGE_ROWS_MAX:
+        raise LimitExceeded(
+            f"{payer.id} has more than {limits.LATE_USAGE_ROWS_MAX} late usage events for earlier months; "
+            "bill them by re-rating those months with credit notes",
+            field="usage",
+        )
+    products: dict[Period, set[str]] = defaultdict(set)
+    for product, at in measures:
+        products[calendar_period(at, "month", zone(payer.time_zone))].add(product)
+    rises: dict[Period, list[UsageEvent]] = {}
+    for origin, names in sorted(products.items(), key=lambda item: item[0].start):
+        billed = _values(uow, payer, origin, previous.usage_cutoff)
+        current = _values(uow, payer, origin, now)
+        found = [
+            UsageEvent(f"late:{name}:{origin.start:%Y-%m}", name, current[name] - billed.get(name, Decimal(0)),
+                       origin.start)
+            for name in sorted(names)
+            if current.get(name, Decimal(0)) > billed.get(name, Decimal(0))
+        ]  # fmt: skip
+        if found:
+            rises[origin] = found
+    return rises
+
+
+def _values(uow: UnitOfWork, payer: Account, period: Period, until: datetime) -> dict[str, Decimal]:
+    return {
+        t.product: t.quantity for t in uow.usage.totals(payer.id, period, recorded_after=None, recorded_until=until)
+    }

@@ -167,8 +167,10 @@ class UsageSource(Protocol):
     ``totals`` sums the usage that occurred in ``period`` and was recorded in
     ``(recorded_after, recorded_until]`` (``totals_many``: for many accounts at once, as an
     invoice run needs); ``late`` lists events that occurred before
-    ``before`` but were recorded in that window (usage for periods already invoiced). The
-    stored implementation reads the ``usage_lines`` table; metering replaces it.
+    ``before`` but were recorded in that window (usage for periods already invoiced), and
+    ``late_measures`` the (product, instant) of such events for products that are not sums
+    (a maximum or a distinct count: a late event changes the period's value, not adds to it).
+    The stored implementation reads the ``usage_lines`` table; metering replaces it.
     """
 
     def totals(
@@ -180,6 +182,9 @@ class UsageSource(Protocol):
     def late(
         self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
     ) -> list[UsageEvent]: ...
+    def late_measures(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[tuple[str, datetime]]: ...
     def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int: ...
 
 

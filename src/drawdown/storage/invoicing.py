@@ -299,6 +299,11 @@ class StoredUsage:
         )
         return [UsageEvent(e, p, Decimal(q) / MICRO, from_micros(t)) for e, p, q, t in self.conn.execute(query)]
 
+    def late_measures(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[tuple[str, datetime]]:
+        return []  # directly recorded usage is always a quantity to add
+
     def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int:
         """Insert events; an event id seen before is ignored. Returns how many were new."""
         rows = [
@@ -380,6 +385,16 @@ class MeteredUsage:
             meter_list, [account_id], _NEVER, to_micros(before), to_micros(recorded_after), to_micros(recorded_until)
         )[account_id]
         return (direct + metered_events(meter_list, rows))[:limit]
+
+    def late_measures(
+        self, account_id: str, before: datetime, *, recorded_after: datetime, recorded_until: datetime, limit: int
+    ) -> list[tuple[str, datetime]]:
+        meter_list = [m for m in self._meters() if not additive(m)]
+        rows = self._events(
+            meter_list, [account_id], _NEVER, to_micros(before), to_micros(recorded_after), to_micros(recorded_until)
+        )[account_id]
+        found = sorted({(m.id, at) for m in meter_list for _, kind, at, _, props in rows if m.matches(kind, props)})
+        return [(product, from_micros(at)) for product, at in found[:limit]]
 
     def record(self, account_id: str, events: Sequence[UsageEvent], recorded_at: datetime) -> int:
         return self.recorded.record(account_id, events, recorded_at)
