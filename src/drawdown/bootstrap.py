@@ -96,7 +96,9 @@ class ServerSettings:
             port=int(given.get("port") or source.get("DRAWDOWN_PORT", "8000")),
             support_grant_limit=parse_decimal(str(limit), field="support_grant_limit"),
             log_level=given.get("log_level") or source.get("DRAWDOWN_LOG_LEVEL", "info"),
-            sweep_seconds=_sweep_seconds(str(given.get("sweep_seconds") or source.get("DRAWDOWN_SWEEP_SECONDS", "5"))),
+            sweep_seconds=_sweep_seconds(
+                str(given["sweep_seconds"] if "sweep_seconds" in given else source.get("DRAWDOWN_SWEEP_SECONDS", "5"))
+            ),
         )
 
 

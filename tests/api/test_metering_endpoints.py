@@ -64,6 +64,18 @@ def test_ndjson_ingest_answers_by_line_and_replays_with_its_idempotency_key(worl
     assert customer.status_code == 403
 
 
+def test_an_ndjson_line_with_a_list_for_an_id_is_rejected_alone(world: World) -> None:
+    metering(world)
+    bad = {**event("x1"), "account": ["acme"]}
+    data = (json.dumps(event("ok1")) + "\n" + json.dumps(bad) + "\n").encode()
+    response = world.call("service", "POST", "/v1/events/ndjson", content=data,
+                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert [(r["status"], r["code"]) for r in response.json()["results"]] == [
+        ("accepted", None), ("rejected", "invalid_identifier"),
+    ]  # fmt: skip
+
+
 def test_a_malformed_event_refuses_the_whole_batch_and_writes_nothing(world: World) -> None:
     metering(world)
     before = snapshot(world.book.engine)

@@ -49,6 +49,7 @@ def test_the_sweep_interval_comes_from_the_environment_and_is_bounded() -> None:
     assert ServerSettings.from_env({}).sweep_seconds == Decimal(5)
     assert ServerSettings.from_env({"DRAWDOWN_SWEEP_SECONDS": "0"}).sweep_seconds == 0
     assert ServerSettings.from_env({"DRAWDOWN_SWEEP_SECONDS": "9"}, sweep_seconds="0.5").sweep_seconds == Decimal("0.5")
+    assert ServerSettings.from_env({"DRAWDOWN_SWEEP_SECONDS": "60"}, sweep_seconds=0).sweep_seconds == 0  # 0 is off
     for bad in ("-1", "3601", "soon"):
         with pytest.raises(DrawdownError):
             ServerSettings.from_env({"DRAWDOWN_SWEEP_SECONDS": bad})

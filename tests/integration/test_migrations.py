@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
+from drawdown.book import open_book
+from drawdown.domain.usage import Window, parse_event
 from drawdown.storage.engine import engine_for
-from drawdown.storage.migrate import is_current, upgrade
+from drawdown.storage.migrate import downgrade, is_current, upgrade
 from drawdown.storage.schema import metadata
+from tests import pg
+from tests.conftest import START, FixedClock
 
 
 def test_migrations_match_the_declared_schema_and_are_idempotent(store_url: str) -> None:
@@ -18,3 +25,27 @@ def test_migrations_match_the_declared_schema_and_are_idempotent(store_url: str)
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()
+
+
+def test_downgrading_below_0006_restores_every_event_fingerprint(store_url: str, clock: FixedClock) -> None:
+    """0006 dropped the stored fingerprint; rolling back must recompute it exactly, or every
+    resent key would look like a conflict to the older code."""
+    url = store_url if store_url.startswith("sqlite") else pg.fresh_database(str(pg.postgres_url()))
+    raws = [
+        {"key": f"e{i}", "account": "acme", "type": "call", "time": (START - timedelta(minutes=i)).isoformat(),
+         "quantity": str(i), "properties": {"region": "eu", "tier": i, "gold": i % 2 == 0}}
+        for i in range(1_205)  # more than one page of the downgrade's keyset loop
+    ]  # fmt: skip
+    with open_book(url, clock=clock) as book:
+        book.create_account("acme", currency="USD")
+        book.define_meter("calls", event_type="call", aggregation="sum")
+        assert book.ingest(raws).accepted == len(raws)
+        engine = book.engine
+        downgrade(engine, "0005")
+        with engine.connect() as conn:
+            stored = dict(conn.execute(text("SELECT key, fingerprint FROM usage_events")).all())
+        window = Window(clock.now(), timedelta(days=7))
+        assert stored == {raw["key"]: parse_event(raw, window).fingerprint() for raw in raws}
+        upgrade(engine)
+    if url != store_url:
+        pg.drop_database(url)

@@ -26,6 +26,7 @@ ids = st.one_of(
     st.text(max_size=6),
     st.integers(),
     st.none(),
+    st.sampled_from([["acct-1"], {"id": "acct-1"}]),  # unhashable: must be refused, not crash
 )
 keys = st.one_of(st.text(min_size=1, max_size=8), st.just(""), st.just("k" * 256), st.just("k" * 255), st.integers())
 aware = st.datetimes(
@@ -76,8 +77,8 @@ good = {
 }  # fmt: skip
 near_misses = {
     "key": st.sampled_from(["k" * 255, "k" * 256, "", 5, "k\x00"]),
-    "account": st.sampled_from(["a" * 64, "a" * 65, "acct-1\n", "_acct", "acct 1"]),
-    "type": st.sampled_from(["api_call\n", "api call", None]),
+    "account": st.sampled_from(["a" * 64, "a" * 65, "acct-1\n", "_acct", "acct 1", ["acct-1"], {"a": 1}]),
+    "type": st.sampled_from(["api_call\n", "api call", None, ["api_call"]]),
     "time": st.sampled_from(["2026-03-29T01:35:00+00:00", "2026-03-29T01:36:00+00:00", "2026-03-22T01:30:00Z",
                              "2026-03-22T01:29:59.999999Z", "2026-03-29T01:30:00", "2026-03-29"]),
     "quantity": st.sampled_from(["1000000000000", "1000000000001", 10**12, 10**12 + 1, -1, "-1", "1.000000",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from drawdown.domain import limits
@@ -103,10 +104,12 @@ def contract_from(account_id: str, version: int, effective_at: datetime, data: D
         effective_at=effective_at,
         price_book=require_id(data.get("price_book", "default"), field="price_book"),
         price_book_version=_version(data.get("price_book_version")),
-        quantities={
-            require_id(k, field="quantities"): _dec(v, f"quantities.{k}")
-            for k, v in dict(data.get("quantities") or {}).items()
-        },
+        quantities=MappingProxyType(
+            {  # read-only: parsed contracts are shared by a cache
+                require_id(k, field="quantities"): _dec(v, f"quantities.{k}")
+                for k, v in dict(data.get("quantities") or {}).items()
+            }
+        ),
         overrides=tuple(
             PriceOverride(_rule(o), price_from(o["price"])) for o in _items(data.get("overrides"), "overrides")
         ),

@@ -141,12 +141,14 @@ def _usual(raw: object, ids: set[str], oldest: datetime, newest: datetime) -> Ev
         return None
     if "\x00" in key:
         return None
+    if type(account) is not str or type(event_type) is not str:  # before the set: a list is unhashable
+        return None
     if account not in ids:
-        if type(account) is not str or len(account) > limits.ID_LENGTH_MAX or not _ID.match(account):
+        if len(account) > limits.ID_LENGTH_MAX or not _ID.match(account):
             return None
         ids.add(account)
     if event_type not in ids:
-        if type(event_type) is not str or len(event_type) > limits.ID_LENGTH_MAX or not _ID.match(event_type):
+        if len(event_type) > limits.ID_LENGTH_MAX or not _ID.match(event_type):
             return None
         ids.add(event_type)
     try:

@@ -25,6 +25,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(_config(engine), revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` (for rolling a release back)."""
+    command.downgrade(_config(engine), revision)
+
+
 def is_current(engine: Engine) -> bool:
     head = ScriptDirectory.from_config(_config(engine)).get_current_head()
     with engine.connect() as conn:
