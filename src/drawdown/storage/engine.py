@@ -90,7 +90,7 @@ class WalCheckpointer:
     """
 
     def __init__(self, path: str, engine: Engine) -> None:
-        self.path = path
+        self.uri = f"{Path(path).resolve().as_uri()}?mode=rw"  # resolved now: the cwd may change later
         self.engine = weakref.ref(engine)
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, name="drawdown-wal-checkpoint", daemon=True)
@@ -117,8 +117,7 @@ class WalCheckpointer:
 
     def _connect(self) -> sqlite3.Connection | None:
         try:
-            uri = f"{Path(self.path).resolve().as_uri()}?mode=rw"
-            return sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False)
+            return sqlite3.connect(self.uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error:
             return None  # not created yet
 
