@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
@@ -21,6 +22,8 @@ from drawdown.domain.invoice_records import StoredInvoice
 from drawdown.domain.invoices import LateUsage
 from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.services.ports import UnitOfWork
+
+T = TypeVar("T")
 
 
 def late_usage(
@@ -42,27 +45,26 @@ def late_usage(
     """
     if previous is None or previous.period.start >= billing.start:
         return ()
-    events = uow.usage.late(
-        payer.id, billing.start, recorded_after=previous.usage_cutoff, recorded_until=now,
-        limit=limits.LATE_USAGE_ROWS_MAX + 1,
-    )  # fmt: skip
-    if len(events) > limits.LATE_USAGE_ROWS_MAX:
-        raise LimitExceeded(
-            f"{payer.id} has more than {limits.LATE_USAGE_ROWS_MAX} late usage events for earlier months; "
-            "bill them by re-rating those months with credit notes",
-            field="usage",
-        )
+    after, most = previous.usage_cutoff, limits.LATE_USAGE_ROWS_MAX + 1
+    events = _bounded(
+        payer, uow.usage.late(payer.id, billing.start, recorded_after=after, recorded_until=now, limit=most)
+    )
+    measures = _bounded(
+        payer, uow.usage.late_measures(payer.id, billing.start, recorded_after=after, recorded_until=now, limit=most)
+    )
+    tz = zone(payer.time_zone)
     by_period: dict[Period, list[UsageEvent]] = defaultdict(list)
     for event in events:
-        by_period[calendar_period(event.occurred_at, "month", zone(payer.time_zone))].append(event)
-    for origin, rises in _measure_rises(uow, payer, billing, previous, now).items():
-        by_period[origin].extend(rises)
+        by_period[calendar_period(event.occurred_at, "month", tz)].append(event)
+    measured: dict[Period, set[str]] = defaultdict(set)  # products that are a maximum or a distinct count
+    for product, at in measures:
+        measured[calendar_period(at, "month", tz)].add(product)
     found = []
-    for origin, group in sorted(by_period.items(), key=lambda item: item[0].start):
-        billed = {
-            t.product: t.quantity
-            for t in uow.usage.totals(payer.id, origin, recorded_after=None, recorded_until=previous.usage_cutoff)
-        }
+    for origin in sorted(by_period.keys() | measured.keys(), key=lambda period: period.start):
+        billed = _values(uow, payer, origin, previous.usage_cutoff)
+        group = by_period.get(origin, [])
+        if origin in measured:
+            group = [*group, *_rises(origin, measured[origin], billed, _values(uow, payer, origin, now))]
         contract = contract_in_force(contracts, origin.start)
         book = book_in_force(versions, origin.start, None if contract is None else contract.price_book_version)
         for total in summarize(group):
@@ -77,41 +79,30 @@ def late_usage(
     return tuple(found)
 
 
-def _measure_rises(
-    uow: UnitOfWork, payer: Account, billing: Period, previous: StoredInvoice, now: datetime
-) -> dict[Period, list[UsageEvent]]:
-    """For products that are a maximum or a distinct count: how much each invoiced month's value
-    rose with the events recorded since ``previous`` was frozen, as one usage event per product
-    and month (``late:<product>:<month>``), so it is rated continuing that month's tiers."""
-    measures = uow.usage.late_measures(
-        payer.id, billing.start, recorded_after=previous.usage_cutoff, recorded_until=now,
-        limit=limits.LATE_USAGE_ROWS_MAX + 1,
-    )  # fmt: skip
-    if len(measures) > limits.LATE_USAGE_ROWS_MAX:
+def _bounded(payer: Account, rows: list[T]) -> list[T]:
+    if len(rows) > limits.LATE_USAGE_ROWS_MAX:
         raise LimitExceeded(
             f"{payer.id} has more than {limits.LATE_USAGE_ROWS_MAX} late usage events for earlier months; "
             "bill them by re-rating those months with credit notes",
             field="usage",
         )
-    products: dict[Period, set[str]] = defaultdict(set)
-    for product, at in measures:
-        products[calendar_period(at, "month", zone(payer.time_zone))].add(product)
-    rises: dict[Period, list[UsageEvent]] = {}
-    for origin, names in sorted(products.items(), key=lambda item: item[0].start):
-        billed = _values(uow, payer, origin, previous.usage_cutoff)
-        current = _values(uow, payer, origin, now)
-        found = [
-            UsageEvent(f"late:{name}:{origin.start:%Y-%m}", name, current[name] - billed.get(name, Decimal(0)),
-                       origin.start)
-            for name in sorted(names)
-            if current.get(name, Decimal(0)) > billed.get(name, Decimal(0))
-        ]  # fmt: skip
-        if found:
-            rises[origin] = found
-    return rises
+    return rows
+
+
+def _rises(
+    origin: Period, products: set[str], billed: dict[str, Decimal], current: dict[str, Decimal]
+) -> list[UsageEvent]:
+    """How much each product's value (a maximum or a distinct count) rose since it was billed, as one
+    usage event per product (``late:<product>:<month>``), so it is rated continuing the month's tiers."""
+    return [
+        UsageEvent(
+            f"late:{name}:{origin.start:%Y-%m}", name, current[name] - billed.get(name, Decimal(0)), origin.start
+        )
+        for name in sorted(products)
+        if current.get(name, Decimal(0)) > billed.get(name, Decimal(0))
+    ]
 
 
 def _values(uow: UnitOfWork, payer: Account, period: Period, until: datetime) -> dict[str, Decimal]:
-    return {
-        t.product: t.quantity for t in uow.usage.totals(payer.id, period, recorded_after=None, recorded_until=until)
-    }
+    totals = uow.usage.totals(payer.id, period, recorded_after=None, recorded_until=until)
+    return {t.product: t.quantity for t in totals}
