@@ -182,7 +182,7 @@ def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[Eve
             event = item
             unknown = _unknown(event, accounts, types)
             if unknown is not None:
-                results.append(EventResult(index, event.key, "rejected", unknown.code, unknown.message))
+                results.append(_refused(index, event.key, unknown))
                 continue
             key, at, properties = event.key, (event.event_at - EPOCH) // MICROSECOND, event.properties
             text = "{}"
