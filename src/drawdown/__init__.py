@@ -10,8 +10,8 @@
 The public surface is exactly ``__all__``; a test pins it.
 """
 
-from drawdown.book import Book
-from drawdown.book import open_book as open
+from typing import TYPE_CHECKING, Any
+
 from drawdown.domain.accounts import Account
 from drawdown.domain.balances import Balance, GrantStatus
 from drawdown.domain.contracts import Contract
@@ -44,6 +44,10 @@ from drawdown.services.invoice_runs import RunReport
 from drawdown.services.invoices import InvoiceView
 from drawdown.services.queries import GrantView, VerifyReport
 from drawdown.services.usage import EventResult, IngestReport, MeterReading
+
+if TYPE_CHECKING:
+    from drawdown.book import Book
+    from drawdown.book import open_book as open
 
 __all__ = [
     "Account",
@@ -88,3 +92,15 @@ __all__ = [
     "VerifyReport",
     "open",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Book`` and ``open`` load the storage and server wiring on first use, so a process
+    that imports only a part of drawdown (an invoice-run worker, say) starts quickly."""
+    if name in ("Book", "open"):
+        from drawdown import book
+
+        value = book.Book if name == "Book" else book.open_book
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'drawdown' has no attribute {name!r}")

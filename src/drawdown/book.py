@@ -311,9 +311,16 @@ class Book:
         """A finalized or voided invoice, with its explanation document."""
         return invoices.get_invoice(self.deps, invoice_id)
 
-    def run_invoices(self, period: str, *, on_progress: Callable[[int, int], None] | None = None) -> RunReport:
-        """Finalize month ``YYYY-MM`` for every account; safe to re-run after a stop."""
-        return invoice_runs.run_invoices(self.deps, period, actor=self.actor, on_progress=on_progress)
+    def run_invoices(
+        self, period: str, *, on_progress: Callable[[int, int], None] | None = None, workers: int = 0
+    ) -> RunReport:
+        """Finalize month ``YYYY-MM`` for every account; safe to re-run after a stop.
+
+        ``workers`` > 0 rates pages of accounts in that many worker processes while this
+        one writes (an SQLite file store; a script doing this needs the
+        ``if __name__ == "__main__":`` guard of any multiprocessing code).
+        """
+        return invoice_runs.run_invoices(self.deps, period, actor=self.actor, on_progress=on_progress, workers=workers)
 
     # -- FinOps cloud credits (issue 6) ---------------------------------------------------
 

@@ -27,7 +27,8 @@ from drawdown.storage.engine import engine_for
 from drawdown.storage.fast_reads import CurrentBalances
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.migrate import upgrade
-from drawdown.storage.uow import SqlUnitOfWork
+from drawdown.storage.uow import SqlUnitOfWork, pinned
+from drawdown.storage.workers import process_workers
 
 DEFAULT_URL = "sqlite:///drawdown.db"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -62,8 +63,13 @@ def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool =
     engine = engine_for(database_url(url))
     if migrate:
         upgrade(engine)
-    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache(), definitions=DefinitionCache())
-    deps = Deps(uow=uow, clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine))
+    grant_cache, definitions = GrantCache(), DefinitionCache()
+    deps = Deps(
+        uow=partial(SqlUnitOfWork, engine, grant_cache=grant_cache, definitions=definitions),
+        clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine),
+        pinned=partial(pinned, engine, grant_cache=grant_cache, definitions=definitions),
+        workers=partial(process_workers, database_url(url)),
+    )  # fmt: skip
     return deps, engine
 
 

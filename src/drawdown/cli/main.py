@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -393,6 +394,16 @@ def invoice_void(
 def invoice_run(
     period: Annotated[str, typer.Option("--period", help="Billing month, e.g. 2026-10.")],
     db: DbOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            max=limits.INVOICE_RUN_WORKERS_MAX,
+            help="Worker processes that rate pages while this one writes (SQLite file stores); "
+            "default: one per CPU; 0 rates everything in this process.",
+        ),
+    ] = None,
 ) -> None:
     """Finalize a month for every account, with progress; safe to re-run (no second invoice)."""
     from rich.progress import Progress
@@ -403,7 +414,8 @@ def invoice_run(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        report = book.run_invoices(period, on_progress=advance)
+        count = min(os.cpu_count() or 1, limits.INVOICE_RUN_WORKERS_MAX) if workers is None else workers
+        report = book.run_invoices(period, on_progress=advance, workers=count)
     console.print(
         f"{report.accounts} accounts: {report.finalized} finalized, {report.already_finalized} already finalized, "
         f"{len(report.failed)} failed"

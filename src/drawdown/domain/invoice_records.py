@@ -28,6 +28,23 @@ class CreditNote:
 
 
 @dataclass(frozen=True, slots=True)
+class FrozenInvoice:
+    """A newly finalized invoice as it is stored: its usage cutoff is the instant it was
+    finalized, and its explanation document is already canonical JSON text."""
+
+    id: str
+    account_id: str
+    period: Period
+    currency: str
+    subtotal_units: int
+    credits_units: int
+    amount_due_units: int
+    commit_spend_units: int
+    finalized_at: datetime
+    document_json: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredInvoice:
     id: str
     account_id: str

@@ -72,6 +72,7 @@ INVOICE_LINES_MAX = 400  # a line draws at most a few grants; two postings per d
 EVENT_IDS_PER_LINE_MAX = 20  # event ids an explanation lists per line (the count is always exact)
 LATE_USAGE_ROWS_MAX = 10_000
 INVOICES_PER_RUN_PAGE = 200
+INVOICE_RUN_WORKERS_MAX = 32  # worker processes an invoice run may use
 TERM_MONTHS_MAX = 120  # a term commitment spans at most ten years of billing months
 CONTRACT_TERMS_CACHE_ENTRIES_MAX = 10_000  # distinct contract terms kept parsed per process
 

@@ -9,8 +9,9 @@ mismatch, out of order) is reported and does not stop the run.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,11 +26,12 @@ from drawdown.services.commitments import term_invoices
 from drawdown.services.common import actor_and_reason, unit_of
 from drawdown.services.invoices import (
     Loaded,
-    Rated,
+    Sealed,
     check_can_finalize,
     compute,
     finalize_invoice,
     freeze,
+    seal,
 )
 from drawdown.services.ports import Deps, UnitOfWork
 
@@ -44,6 +46,7 @@ class RunReport:
     finalized: int
     already_finalized: int
     failed: dict[str, str] = field(default_factory=dict)  # account -> error code
+    rerated_pages: int = 0  # pages rated ahead by a worker and rated again: someone else wrote meanwhile
 
 
 def run_invoices(
@@ -53,11 +56,14 @@ def run_invoices(
     actor: str,
     on_progress: Callable[[int, int], None] | None = None,
     page_size: int = limits.INVOICES_PER_RUN_PAGE,
+    workers: int = 0,
 ) -> RunReport:
     """Finalize ``period`` (``YYYY-MM``, each account's own time zone) for every account.
 
     Accounts are finalized a page at a time, each page in one unit of work with its inputs
-    loaded in a few queries; an account that cannot be rated is reported, not fatal.
+    loaded in a few queries; an account that cannot be rated is reported, not fatal. With
+    ``workers`` (worker processes, on an SQLite file), pages are rated ahead in the workers
+    while this process writes the pages before them; see :func:`_pipelined`.
     """
     who, _ = actor_and_reason(actor, None, reason_required=False)
     accounts = _all_accounts(deps, page_size)
@@ -66,33 +72,55 @@ def run_invoices(
     # unit of work, seeing the draws before it; independent accounts go a page at a time.
     pooled = [a for a in accounts if a.parent_id is not None or a.id in parents]
     alone = [a for a in accounts if a.parent_id is None and a.id not in parents]
+    pages = [alone[start : start + page_size] for start in range(0, len(alone), page_size)]
     results: dict[str, str] = {}
-    for start in range(0, len(alone), page_size):
-        now = deps.clock.now()
-        with deps.uow(write=True) as uow:
-            results.update(_finalize_page(deps, uow, alone[start : start + page_size], period, who, now))
+
+    def written(page_results: dict[str, str]) -> None:
+        results.update(page_results)
         if on_progress is not None:
             on_progress(len(results), len(accounts))
+
+    rerated = 0
+    if workers > 0 and len(pages) > 1 and deps.workers is not None and deps.pinned is not None:
+        rerated = _pipelined(deps, pages, period, who, min(workers, len(pages) - 1), written)
+    else:
+        for page in pages:
+            now = deps.clock.now()
+            with deps.uow(write=True) as uow:
+                done = _write(deps, uow, rate_page_in(uow, page, period, now), who, now)
+            written(done)
     for account in pooled:
         try:
             view = finalize_invoice(deps, account.id, period, actor=who)
-            results[account.id] = ALREADY if view.replayed else FINALIZED
+            written({account.id: ALREADY if view.replayed else FINALIZED})
         except DrawdownError as error:
-            results[account.id] = error.code
-        if on_progress is not None:
-            on_progress(len(results), len(accounts))
+            written({account.id: error.code})
     failed = {a: code for a, code in results.items() if code not in (FINALIZED, ALREADY)}
     counts = list(results.values())
-    return RunReport(period, len(accounts), counts.count(FINALIZED), counts.count(ALREADY), failed)
+    return RunReport(period, len(accounts), counts.count(FINALIZED), counts.count(ALREADY), failed, rerated)
 
 
-def _finalize_page(
-    deps: Deps, uow: UnitOfWork, payers: Sequence[Account], period: str, who: str, now: datetime
-) -> dict[str, str]:
-    results: dict[str, str] = {}
+@dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """A page rated and sealed, not yet written: the accounts settled without an invoice
+    (already finalized, or an error code) and the invoices to freeze."""
+
+    settled: dict[str, str]
+    sealed: list[Sealed]
+
+
+def rate_page(deps: Deps, payers: Sequence[Account], period: str, now: datetime) -> PageOutcome:
+    """:func:`rate_page_in` in a read-only unit of work of its own (a worker's task)."""
+    with deps.uow(write=False) as uow:
+        return rate_page_in(uow, payers, period, now)
+
+
+def rate_page_in(uow: UnitOfWork, payers: Sequence[Account], period: str, now: datetime) -> PageOutcome:
+    """Rate, apply credits to and seal the month's invoice of each of ``payers``; reads only."""
+    settled: dict[str, str] = {}
     latest = uow.invoices.latest_many([p.id for p in payers])
     books: dict[str, list[PriceBook]] = {}
-    ready: list[Rated] = []
+    sealed: list[Sealed] = []
     zones: dict[str, list[Account]] = defaultdict(list)
     for payer in payers:
         zones[payer.time_zone].append(payer)
@@ -103,27 +131,111 @@ def _finalize_page(
             previous = latest.get(payer.id)
             try:
                 if previous is not None and previous.period.start == billing.start:
-                    results[payer.id] = ALREADY
+                    settled[payer.id] = ALREADY
                     continue
                 if previous is not None and previous.period.start > billing.start:
                     existing = uow.invoices.for_period(payer.id, billing.start)
                     if existing is not None:
-                        results[payer.id] = ALREADY
+                        settled[payer.id] = ALREADY
                         continue
                 check_can_finalize(payer, billing, now, previous)
                 todo.append(payer)
             except DrawdownError as error:
-                results[payer.id] = error.code
+                settled[payer.id] = error.code
         loaded_page = _load_page(uow, todo, billing, now, latest)
         for payer in todo:
             loaded = loaded_page[payer.id]
             try:
-                ready.append(compute(uow, payer, unit_of(uow, payer.currency), billing, now, loaded, books))
+                sealed.append(seal(compute(uow, payer, unit_of(uow, payer.currency), billing, now, loaded, books)))
             except DrawdownError as error:
-                results[payer.id] = error.code
-    for stored in freeze(deps, uow, ready, who, now):
-        results[stored.account_id] = FINALIZED
-    return results
+                settled[payer.id] = error.code
+    return PageOutcome(settled, sealed)
+
+
+def _write(deps: Deps, uow: UnitOfWork, outcome: PageOutcome, who: str, now: datetime) -> dict[str, str]:
+    freeze(deps, uow, outcome.sealed, who, now)
+    return {**outcome.settled, **{s.account_id: FINALIZED for s in outcome.sealed}}
+
+
+def _pipelined(
+    deps: Deps,
+    pages: list[list[Account]],
+    period: str,
+    who: str,
+    workers: int,
+    written: Callable[[dict[str, str]], None],
+) -> int:
+    """Rate pages in worker processes, ahead of the writes, and write each one here.
+
+    This process's units of work all run on one pinned connection. A page is sent to a
+    worker with the instant it is rated at and the connection's change marker, read in a
+    unit of work just before; the worker rates it in a read transaction of its own, which
+    starts after that. The page is written in a later write unit of work (holding the
+    writer lock) only if the marker there is the same, i.e. nobody else committed in
+    between: the worker then saw what the writer sees, give or take this run's own writes,
+    which touch only other pages' accounts (pooled accounts are never on a page). Otherwise,
+    or if the worker failed, the page is rated again under the lock, as the sequential run
+    does. Pages are written in order, and their instants follow that order. Returns how
+    many pages a worker rated that had to be rated again.
+    """
+    assert deps.workers is not None
+    assert deps.pinned is not None
+    rerated = 0
+    with deps.pinned() as uow_here:
+        first_now = deps.clock.now()
+        with uow_here(write=False) as uow:
+            first_marker = uow.change_marker()
+            # a run repeated after it finished has nothing to rate ahead (a run restarted
+            # after a stop has its last page still to do)
+            if first_marker is None or not _unfinalized(uow, [*pages[0], *pages[-1]], period):
+                workers = 0  # (None: the store cannot tell foreign commits, so no rating ahead)
+        with deps.workers(workers) as pool:
+            queue = deque(pages[1:])
+            in_flight: deque[tuple[list[Account], Future[PageOutcome], Hashable, datetime]] = deque()
+
+            def send(marker: Hashable | None) -> None:
+                while queue and len(in_flight) < 2 * workers and marker is not None and pool is not None:
+                    page, now = queue.popleft(), deps.clock.now()
+                    in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
+
+            # The first page is rated here, as in the sequential run, while the workers start.
+            send(first_marker)
+            with uow_here(write=True) as uow:
+                done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
+            written(done)
+            while queue or in_flight:
+                page, future, sent, now = in_flight.popleft() if in_flight else (queue.popleft(), None, None, None)
+                outcome = _result(future)
+                with uow_here(write=True) as uow:
+                    marker = uow.change_marker()
+                    if outcome is None or now is None or marker is None or marker != sent:
+                        if future is not None:
+                            rerated += 1
+                        now = deps.clock.now()
+                        outcome = rate_page_in(uow, page, period, now)
+                    done = _write(deps, uow, outcome, who, now)
+                    send(marker)
+                written(done)
+    return rerated
+
+
+def _unfinalized(uow: UnitOfWork, payers: Sequence[Account], period: str) -> bool:
+    """Whether any of ``payers`` has no invoice for ``period`` yet."""
+    latest = uow.invoices.latest_many([p.id for p in payers])
+    return any(
+        (previous := latest.get(p.id)) is None or previous.period.start < month_period(period, zone(p.time_zone)).start
+        for p in payers
+    )
+
+
+def _result(future: Future[PageOutcome] | None) -> PageOutcome | None:
+    """The worker's outcome, or None when there is none to use (the page is then rated here)."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except Exception:  # a broken worker or pool: rating the page here raises what is real
+        return None
 
 
 def _load_page(

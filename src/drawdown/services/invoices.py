@@ -9,6 +9,7 @@ write unit of work. A preview writes nothing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,9 +30,9 @@ from drawdown.domain.errors import (
 from drawdown.domain.explanations import document, money, text
 from drawdown.domain.instants import Period, month_period, to_micros, zone
 from drawdown.domain.invoice_postings import credit_postings, reinstatement_postings
-from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
-from drawdown.domain.invoices import Invoice, RatingInput, apply_credits, rate
-from drawdown.domain.ledger import EntryKind, TransactionDraft, TxKind, canonical_json, fingerprint
+from drawdown.domain.invoice_records import CreditNote, FrozenInvoice, InvoiceStatus, StoredInvoice
+from drawdown.domain.invoices import Invoice, Outcome, RatingInput, apply_credits, rate
+from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind, canonical_json, fingerprint
 from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
 from drawdown.domain.pricing import PriceBook, book_in_force
@@ -117,7 +118,8 @@ def finalize_invoice(deps: Deps, account: str, period: str, *, actor: str) -> In
         if existing is not None:
             return _view(existing, unit, replayed=True)
         check_can_finalize(payer, billing, now, loaded.previous)
-        stored = freeze(deps, uow, [compute(uow, payer, unit, billing, now, loaded, {})], who, now)[0]
+        invoice_id = freeze(deps, uow, [seal(compute(uow, payer, unit, billing, now, loaded, {}))], who, now)[0]
+        stored = _stored(uow, invoice_id)
     return _view(stored, unit)
 
 
@@ -136,37 +138,66 @@ def check_can_finalize(payer: Account, billing: Period, now: datetime, previous:
         )
 
 
-def freeze(deps: Deps, uow: UnitOfWork, items: list[Rated], who: str, now: datetime) -> list[StoredInvoice]:
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A rated invoice in the form it is frozen: the ledger legs of the credits it drew, its
+    totals, what it settles after finalization, and its explanation as stored (canonical JSON).
+
+    Pure to make (:func:`seal`), and small, so an invoice run can seal pages in worker
+    processes and leave only the writes to the process that holds the writer lock.
+    """
+
+    account_id: str
+    billing: Period
+    unit: Unit
+    legs: tuple[Posting, ...]
+    subtotal_units: int
+    credits_units: int
+    amount_due_units: int
+    commit_spend_units: int
+    outcomes: tuple[Outcome, ...]
+    document_json: str
+
+
+def seal(rated: Rated) -> Sealed:
+    invoice = rated.invoice
+    return Sealed(
+        rated.payer.id, rated.billing, rated.unit, credit_postings(invoice), invoice.total("amount_units"),
+        invoice.total("credited_units"), invoice.amount_due_units, invoice.commit_spend_units, invoice.outcomes,
+        canonical_json(document(invoice, rated.reasons)),
+    )  # fmt: skip
+
+
+def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: datetime) -> list[str]:
     """Post the credits every invoice drew (one batch), settle rebates and SLA credits, and
-    store each frozen invoice."""
+    store each frozen invoice; return the new invoices' ids, in the order of ``items``."""
     ids = [deps.ids.new("inv") for _ in items]
     drafts = []
-    for invoice_id, r in zip(ids, items, strict=True):
-        legs = credit_postings(r.invoice)
-        if legs:
+    for invoice_id, s in zip(ids, items, strict=True):
+        if s.legs:
             draft = TransactionDraft(
-                kind=TxKind.INVOICE, effective_at=now, postings=legs, actor=who, reason=f"invoice {invoice_id}",
-                idempotency_key=_credits_key(r.payer.id, r.billing), fingerprint=fingerprint({"invoice": invoice_id}),
-                links={"invoice_id": invoice_id, "account_id": r.payer.id},
-                data={"period_start": r.billing.start.isoformat(), "credits_units": r.invoice.total("credited_units")},
+                kind=TxKind.INVOICE, effective_at=now, postings=s.legs, actor=who, reason=f"invoice {invoice_id}",
+                idempotency_key=_credits_key(s.account_id, s.billing), fingerprint=fingerprint({"invoice": invoice_id}),
+                links={"invoice_id": invoice_id, "account_id": s.account_id},
+                data={"period_start": s.billing.start.isoformat(), "credits_units": s.credits_units},
             )  # fmt: skip
             drafts.append((draft, deps.ids.new("tx")))
     uow.ledger.post_many(drafts, now)
-    stored_all = []
-    for invoice_id, r in zip(ids, items, strict=True):
-        doc = document(r.invoice, r.reasons)
-        notes = _settle_outcomes(deps, uow, r.invoice, invoice_id, doc, who, now)
-        stored = StoredInvoice(
-            invoice_id, r.payer.id, r.billing, r.unit.code, InvoiceStatus.FINALIZED, r.invoice.total("amount_units"),
-            r.invoice.total("credited_units"), r.invoice.amount_due_units, r.invoice.commit_spend_units, now, doc,
-            now, None, tuple(notes),
-        )  # fmt: skip
-        stored_all.append(stored)
-    uow.invoices.add_many(stored_all)
-    for stored in stored_all:
-        for note in stored.credit_notes:
-            uow.invoices.add_credit_note(note)
-    return stored_all
+    rows, notes = [], []
+    for invoice_id, s in zip(ids, items, strict=True):
+        text = s.document_json
+        if s.outcomes:
+            doc = json.loads(text)
+            notes += _settle_outcomes(deps, uow, s, invoice_id, doc, who, now)
+            text = canonical_json(doc)
+        rows.append(FrozenInvoice(
+            invoice_id, s.account_id, s.billing, s.unit.code, s.subtotal_units, s.credits_units,
+            s.amount_due_units, s.commit_spend_units, now, text,
+        ))  # fmt: skip
+    uow.invoices.add_frozen(rows)
+    for note in notes:
+        uow.invoices.add_credit_note(note)
+    return ids
 
 
 def _credits_key(account_id: str, billing: Period) -> str:
@@ -221,7 +252,7 @@ def compute(
 
 
 def _settle_outcomes(
-    deps: Deps, uow: UnitOfWork, invoice: Invoice, invoice_id: str, doc: dict[str, Any], who: str, now: datetime
+    deps: Deps, uow: UnitOfWork, invoice: Sealed, invoice_id: str, doc: dict[str, Any], who: str, now: datetime
 ) -> list[CreditNote]:
     """Pay rebates and SLA credits: grants for later invoices, or credit notes on this one
     (capped at what it still owes; the rest becomes a grant)."""

@@ -6,13 +6,14 @@ generator, tests pass fixed ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.audit import ApiKey, AuditRecord
@@ -24,12 +25,14 @@ from drawdown.domain.enforcement import AccountEnforcement, Mode
 from drawdown.domain.grants import Grant
 from drawdown.domain.holds import Hold
 from drawdown.domain.instants import Period
-from drawdown.domain.invoice_records import CreditNote, StoredInvoice
+from drawdown.domain.invoice_records import CreditNote, FrozenInvoice, StoredInvoice
 from drawdown.domain.ledger import EntryKind, StoredLink, Transaction, TransactionDraft
 from drawdown.domain.money import Unit
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Event, Meter, PropertyValue
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -155,8 +158,7 @@ class InvoiceRepository(Protocol):
     def latest_many(self, account_ids: Sequence[str]) -> dict[str, StoredInvoice]: ...
     def in_term(self, account_ids: Sequence[str], term: Period) -> dict[str, list[TermInvoice]]: ...
     def documents_after(self, account_id: str, after: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]: ...
-    def add(self, invoice: StoredInvoice) -> None: ...
-    def add_many(self, invoices: Sequence[StoredInvoice]) -> None: ...
+    def add_frozen(self, invoices: Sequence[FrozenInvoice]) -> None: ...
     def mark_voided(self, invoice_id: str, at: datetime) -> None: ...
     def add_credit_note(self, note: CreditNote) -> None: ...
 
@@ -291,10 +293,29 @@ class UnitOfWork(Protocol):
     def finops(self) -> FinOpsRepository: ...
 
     def joined(self) -> AbstractContextManager[UnitOfWork]: ...
+    def change_marker(self) -> Hashable | None:
+        """A value that two units of work of one ``Deps.pinned`` factory report equal only
+        if nobody else committed between them; ``None`` when the store cannot tell."""
+        ...
+
     def __enter__(self) -> Self: ...
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+UnitsOfWork = Callable[..., AbstractContextManager[UnitOfWork]]
+
+
+class Workers(Protocol):
+    """Processes beside this one that run read-only tasks against the same store.
+
+    ``submit(task, *args)`` runs ``task(deps, *args)`` in a worker, with ``deps`` the
+    worker's own wiring to the store (read it only); ``task``, the arguments and the
+    result cross processes by pickle, so ``task`` is a module-level function.
+    """
+
+    def submit(self, task: Callable[..., T], /, *args: Any) -> Future[T]: ...
 
 
 class CurrentBalances(Protocol):
@@ -307,7 +328,13 @@ class CurrentBalances(Protocol):
 class Deps:
     """Everything a service needs: a unit-of-work factory, a clock and an id source."""
 
-    uow: Callable[..., AbstractContextManager[UnitOfWork]]  # uow(write=True) for writers
+    uow: UnitsOfWork  # uow(write=True) for writers
     clock: Clock
     ids: Ids
     current_balances: CurrentBalances | None = None
+    # pinned(): a factory like uow whose units of work all run on one connection, held for
+    # the with block, so their change_marker() is exact; None when the store has no such thing
+    pinned: Callable[[], AbstractContextManager[UnitsOfWork]] | None = None
+    # workers(n): up to n worker processes for the duration of a with block; None (or a
+    # factory that yields None) when the store cannot be shared with other processes
+    workers: Callable[[int], AbstractContextManager[Workers | None]] | None = None

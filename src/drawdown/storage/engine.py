@@ -34,11 +34,15 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_SECONDS = 0.5
 
 
-def engine_for(url: str) -> Engine:
-    """Create an engine for ``sqlite:///path`` or ``postgresql+psycopg://…``."""
+def engine_for(url: str, *, checkpoints: bool = True) -> Engine:
+    """Create an engine for ``sqlite:///path`` or ``postgresql+psycopg://…``.
+
+    ``checkpoints=False`` leaves an SQLite file's WAL checkpoints to another engine (a
+    worker process that only reads needs no checkpointer thread of its own).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, in_memory=parsed.database in (None, "", ":memory:"))
+        return _sqlite_engine(url, in_memory=is_memory_url(url), checkpoints=checkpoints)
     if parsed.get_backend_name() == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             raise InvalidField("PostgreSQL URLs must use the psycopg 3 driver: postgresql+psycopg://…", field="db")
@@ -48,10 +52,20 @@ def engine_for(url: str) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, *, in_memory: bool) -> Engine:
+def is_memory_url(url: str) -> bool:
+    """Whether ``url`` is an in-memory SQLite database (one process's, not to be shared)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: str, *, in_memory: bool, checkpoints: bool) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, or each would see an empty database
+    else:
+        # Last in, first out: one thread's units of work run on one connection, whose
+        # PRAGMA data_version then tells whether anyone else committed in between.
+        kwargs["pool_use_lifo"] = True
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -74,7 +88,7 @@ def _sqlite_engine(url: str, *, in_memory: bool) -> Engine:
         writing = connection.info.get("write", False)
         connection.connection.driver_connection.execute("BEGIN IMMEDIATE" if writing else "BEGIN")
 
-    if not in_memory:
+    if not in_memory and checkpoints:
         checkpointer = WalCheckpointer(str(make_url(url).database), engine)
         event.listen(engine, "engine_disposed", lambda _: checkpointer.stop())
         checkpointer.start()

@@ -32,7 +32,7 @@ from drawdown.domain.billed_usage import (
 from drawdown.domain.commitments import TermInvoice
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.instants import Period, from_micros, to_micros
-from drawdown.domain.invoice_records import CreditNote, InvoiceStatus, StoredInvoice
+from drawdown.domain.invoice_records import CreditNote, FrozenInvoice, InvoiceStatus, StoredInvoice
 from drawdown.domain.ledger import canonical_json
 from drawdown.domain.pricing import PriceBook
 from drawdown.domain.terms import contract_data, contract_from, prices_data, prices_from
@@ -204,19 +204,16 @@ class Invoices:
         )
         return [(invoice_id, json.loads(doc)) for invoice_id, doc in self.conn.execute(query)]
 
-    def add(self, invoice: StoredInvoice) -> None:
-        self.add_many([invoice])
-
-    def add_many(self, found: Sequence[StoredInvoice]) -> None:
+    def add_frozen(self, found: Sequence[FrozenInvoice]) -> None:
         sql.P_INSERT_INVOICES.run_many(
             self.conn,
             [
                 {"id": i.id, "account_id": i.account_id, "period_start": to_micros(i.period.start),
-                 "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(i.status),
+                 "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(InvoiceStatus.FINALIZED),
                  "subtotal_units": i.subtotal_units, "credits_units": i.credits_units,
                  "amount_due_units": i.amount_due_units, "commit_spend_units": i.commit_spend_units,
-                 "usage_cutoff": to_micros(i.usage_cutoff),
-                 "document": canonical_json(i.document), "finalized_at": to_micros(i.finalized_at), "voided_at": None}
+                 "usage_cutoff": to_micros(i.finalized_at), "document": i.document_json,
+                 "finalized_at": to_micros(i.finalized_at), "voided_at": None}
                 for i in found
             ],
         )  # fmt: skip

@@ -96,15 +96,19 @@ class Projector:
                 sql.P_MARK_VOIDED.run(self.conn, {"gid": tx.links["grant_id"], "at": effective})
         if grant_delta:
             self._fold_grants(grant_delta)
+        # every grant a leg names, in one load for the batch rather than one per account
+        grants = self.load_grants(sorted({gid for c in changes.values() for gid, _ in c.grant_legs}))
         for (account_id, unit), change in sorted(changes.items()):
-            self._fold_account(account_id, unit, change, recorded_at)
+            self._fold_account(account_id, unit, change, recorded_at, grants)
 
     def _fold_grants(self, grant_delta: Mapping[str, Mapping[str, int]]) -> None:
         sql.P_FOLD_GRANTS.run_many(
             self.conn, [{"gid": gid, **{f"d_{c}": v for c, v in d.items()}} for gid, d in grant_delta.items()]
         )
 
-    def _fold_account(self, account_id: str, unit: str, change: _AccountChange, recorded_at: datetime) -> None:
+    def _fold_account(
+        self, account_id: str, unit: str, change: _AccountChange, recorded_at: datetime, grants: Mapping[str, Grant]
+    ) -> None:
         rows_found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
         found = rows_found[0] if rows_found else None
         row: dict[str, Any] = dict(found) if found is not None else _empty_row(account_id, unit)
@@ -116,7 +120,7 @@ class Projector:
             found is not None and row["computed_at"] <= now and (row["valid_until"] is None or now < row["valid_until"])
         )
         if valid:
-            self._classify_legs(row, change, recorded_at)
+            self._classify_legs(row, change, recorded_at, grants)
         else:
             self._recompute(row, recorded_at)
         if row["checkpoint_at"] is not None and change.earliest <= row["checkpoint_at"]:
@@ -129,9 +133,10 @@ class Projector:
         if row["entries_since_checkpoint"] >= limits.CHECKPOINT_EVERY_ENTRIES:
             self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
 
-    def _classify_legs(self, row: dict[str, Any], change: _AccountChange, at: datetime) -> None:
+    def _classify_legs(
+        self, row: dict[str, Any], change: _AccountChange, at: datetime, grants: Mapping[str, Grant]
+    ) -> None:
         """Add each grant leg to the bucket its grant is in at ``at``."""
-        grants = self.load_grants(sorted({gid for gid, _ in change.grant_legs}))
         for grant_id, amount in change.grant_legs:
             grant = grants[grant_id]
             if at < grant.effective_at:

@@ -9,9 +9,11 @@ rejected request writes nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, insert, select
@@ -23,6 +25,7 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.definition_cache import Definition, DefinitionCache
+from drawdown.storage.engine import is_memory_url
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
@@ -142,9 +145,11 @@ class SqlUnitOfWork:
         write: bool,
         grant_cache: GrantCache | None = None,
         definitions: DefinitionCache | None = None,
+        connection: Connection | None = None,
     ) -> None:
         self.engine = engine
         self.write = write
+        self.pinned = connection  # a connection held for a series of units of work (see pinned)
         self.grant_cache = grant_cache
         self.definitions = definitions or DefinitionCache()
         self.definitions_read: list[Definition] = []
@@ -161,7 +166,7 @@ class SqlUnitOfWork:
             raise
 
     def _begin(self) -> Self:
-        self.conn = self.engine.connect()
+        self.conn = self.pinned if self.pinned is not None else self.engine.connect()
         self.conn.info["write"] = self.write
         self._tx = self.conn.begin()
         if self.write and self.engine.dialect.name == "postgresql":
@@ -197,12 +202,35 @@ class SqlUnitOfWork:
             else:
                 self._tx.rollback()
         finally:
-            self.conn.close()
+            if self.pinned is None:
+                self.conn.close()
             if self._lock is not None:
                 self._lock.release()
 
     def joined(self) -> _Joined:
         return _Joined(self)
+
+    def change_marker(self) -> int | None:
+        """This pinned connection's ``PRAGMA data_version`` (SQLite files; else None).
+
+        SQLite changes a connection's data_version when another connection commits, never
+        for the connection's own commits; a pinned connection is used by nobody else, so
+        equal markers mean nobody else committed in between.
+        """
+        if self.pinned is None or self.engine.dialect.name != "sqlite" or is_memory_url(str(self.engine.url)):
+            return None
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        version: int = raw.execute("PRAGMA data_version").fetchone()[0]
+        return version
+
+
+@contextmanager
+def pinned(engine: Engine, **options: Any) -> Iterator[Callable[..., SqlUnitOfWork]]:
+    """A unit-of-work factory whose units of work all run on one connection, held (and
+    used by nobody else) until the ``with`` block ends."""
+    with engine.connect() as connection:
+        yield partial(SqlUnitOfWork, engine, connection=connection, **options)
 
 
 class _Joined:

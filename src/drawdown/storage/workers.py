@@ -1,0 +1,76 @@
+"""Worker processes that read the store beside the process that writes it (the ``Workers`` port).
+
+An invoice run rates pages of accounts in these while its own process writes the pages
+before them. Each worker is a fresh interpreter (the ``spawn`` start method, so nothing is
+inherited from a parent that has threads and open SQLite connections) with its own engine,
+without a WAL checkpointer; a task receives that wiring as its ``deps`` and only reads.
+Instants and ids come from the caller: the worker's clock and id source refuse to answer.
+
+Like any ``multiprocessing`` user, a script that runs work on workers from its top level
+needs the ``if __name__ == "__main__":`` guard (the ``drawdown`` command has it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+from drawdown.services.ports import Deps, Workers
+from drawdown.storage.definition_cache import DefinitionCache
+from drawdown.storage.engine import engine_for, is_memory_url
+from drawdown.storage.grant_cache import GrantCache
+from drawdown.storage.uow import SqlUnitOfWork
+
+T = TypeVar("T")
+_deps: Deps | None = None  # this worker's wiring, made when the worker starts
+
+
+class ProcessWorkers:
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+
+    def submit(self, task: Callable[..., T], /, *args: Any) -> Future[T]:
+        return self.pool.submit(_run, task, args)
+
+
+@contextmanager
+def process_workers(url: str, count: int) -> Iterator[Workers | None]:
+    """Up to ``count`` worker processes on the store at ``url`` for the ``with`` block;
+    ``None`` for a count below 1 or a store other processes cannot open (in memory)."""
+    if count < 1 or is_memory_url(url):
+        yield None
+        return
+    pool = ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context("spawn"), initializer=_start, initargs=(url,)
+    )
+    try:
+        yield ProcessWorkers(pool)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FromCaller:
+    """The clock and id source of a worker: a task takes its instants and ids from its caller."""
+
+    def now(self) -> datetime:
+        raise RuntimeError("a worker task is given its instants; it does not read a clock")
+
+    def new(self, prefix: str) -> str:
+        raise RuntimeError("a worker task only reads; it makes no ids")
+
+
+def _start(url: str) -> None:
+    global _deps
+    engine = engine_for(url, checkpoints=False)
+    uow = partial(SqlUnitOfWork, engine, grant_cache=GrantCache(), definitions=DefinitionCache())
+    _deps = Deps(uow=uow, clock=_FromCaller(), ids=_FromCaller())
+
+
+def _run(task: Callable[..., T], args: tuple[Any, ...]) -> T:
+    assert _deps is not None, "the worker did not start"
+    return task(_deps, *args)
