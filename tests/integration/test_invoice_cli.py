@@ -23,7 +23,9 @@ def test_invoice_run_is_idempotent_and_explain_reads_the_frozen_invoice(tmp_path
                                     "occurred_at": "2026-10-10T12:00:00+00:00"}])  # fmt: skip
     runner = CliRunner()
     first = runner.invoke(app, ["invoice", "run", "--period", "2026-10", "--db", db])
-    second = runner.invoke(app, ["invoice", "run", "--period", "2026-10", "--db", db])
+    negative = runner.invoke(app, ["invoice", "run", "--period", "2026-10", "--workers", "-1", "--db", db])
+    assert negative.exit_code == 2  # refused before anything runs
+    second = runner.invoke(app, ["invoice", "run", "--period", "2026-10", "--workers", "0", "--db", db])
     assert first.exit_code == 0, first.output
     assert "2 accounts: 2 finalized, 0 already finalized, 0 failed" in first.output
     assert "2 accounts: 0 finalized, 2 already finalized, 0 failed" in second.output

@@ -191,7 +191,7 @@ class Broken:
         return future
 
 
-def test_a_page_whose_worker_failed_is_rated_here(built: Path) -> None:
+def test_a_page_whose_worker_failed_is_rated_here(built: Path, caplog: pytest.LogCaptureFixture) -> None:
     with copy_of(built, "expected.db") as (book, deps):
         run(deps)
         expected = snapshot(book.engine)
@@ -199,3 +199,4 @@ def test_a_page_whose_worker_failed_is_rated_here(built: Path) -> None:
         report = run(with_workers(deps, Broken()), workers=2)
         assert snapshot(book.engine) == expected
     assert (report.finalized, report.rerated_pages) == (31, 7)
+    assert "a worker could not rate a page" in caplog.text

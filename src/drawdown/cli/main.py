@@ -420,6 +420,8 @@ def invoice_run(
         f"{report.accounts} accounts: {report.finalized} finalized, {report.already_finalized} already finalized, "
         f"{len(report.failed)} failed"
     )
+    if report.rerated_pages:
+        console.print(f"{report.rerated_pages} pages rated again here: the store changed while a worker rated them")
     for account, code in sorted(report.failed.items()):
         errors.print(f"[red]failed[/red] {account}: {code}")
     if report.failed:

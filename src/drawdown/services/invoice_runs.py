@@ -4,11 +4,14 @@ Accounts are finalized a page at a time, one unit of work per page, so a run tha
 half-way keeps every page it finished; running it again skips every account that already
 has the month's invoice (the UNIQUE (account, period_start) constraint guarantees there is
 never a second one). An account whose invoice cannot be rated (no price book, a currency
-mismatch, out of order) is reported and does not stop the run.
+mismatch, out of order) is reported and does not stop the run. With worker processes,
+pages are rated ahead of the writes, and a page is used only if nobody else wrote since it
+was sent (see :func:`_pipelined`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
@@ -34,6 +37,8 @@ from drawdown.services.invoices import (
     seal,
 )
 from drawdown.services.ports import Deps, UnitOfWork
+
+log = logging.getLogger("drawdown.invoice_runs")
 
 FINALIZED = "finalized"
 ALREADY = "already_finalized"
@@ -235,6 +240,7 @@ def _result(future: Future[PageOutcome] | None) -> PageOutcome | None:
     try:
         return future.result()
     except Exception:  # a broken worker or pool: rating the page here raises what is real
+        log.warning("a worker could not rate a page; rating it in this process", exc_info=True)
         return None
 
 
