@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--quick", action="store_true", help="500 accounts, 50,000 rows")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="worker processes for the run (default: one per CPU, as the CLI)")  # fmt: skip
+                        help="worker processes for the run (default: one per CPU)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.accounts, args.rows = 500, 50_000

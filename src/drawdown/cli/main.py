@@ -401,7 +401,7 @@ def invoice_run(
             min=0,
             max=limits.INVOICE_RUN_WORKERS_MAX,
             help="Worker processes that rate pages while this one writes (SQLite file stores); "
-            "default: one per CPU; 0 rates everything in this process.",
+            "default: one per CPU (none on a single CPU); 0 rates everything in this process.",
         ),
     ] = None,
 ) -> None:
@@ -414,7 +414,7 @@ def invoice_run(
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        count = min(os.cpu_count() or 1, limits.INVOICE_RUN_WORKERS_MAX) if workers is None else workers
+        count = _default_workers() if workers is None else workers
         report = book.run_invoices(period, on_progress=advance, workers=count)
     console.print(
         f"{report.accounts} accounts: {report.finalized} finalized, {report.already_finalized} already finalized, "
@@ -426,6 +426,13 @@ def invoice_run(
         errors.print(f"[red]failed[/red] {account}: {code}")
     if report.failed:
         raise typer.Exit(5)
+
+
+def _default_workers() -> int:
+    """One invoice-run worker per CPU this process may use; none on a single CPU, where a
+    worker would only take turns with the process that writes."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(cpus, limits.INVOICE_RUN_WORKERS_MAX) if cpus > 1 else 0
 
 
 def _register_subcommands() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import UsageTotal
@@ -138,8 +138,7 @@ def check_can_finalize(payer: Account, billing: Period, now: datetime, previous:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
+class Sealed(NamedTuple):
     """A rated invoice in the form it is frozen: the ledger legs of the credits it drew, its
     totals, what it settles after finalization, and its explanation as stored (canonical JSON).
 
