@@ -161,10 +161,10 @@ def _check_size(count: int) -> None:
 
 def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[EventResult]) -> IngestReport:
     """Judge each raw event (``indexes`` are the numbers results carry) and write the accepted ones."""
-    now = deps.clock.now()
-    recorded_at = to_micros(now)
     results: list[EventResult] = list(broken)
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # read under the writer lock, so recorded_at follows the commit order
+        recorded_at = to_micros(now)
         parsed = parse_events(raws, Window(now, late_cutoff(uow)))
         valid = [e for e in parsed if type(e) is Event]
         names = sorted({e.account_id for e in valid})
