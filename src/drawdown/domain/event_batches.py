@@ -134,7 +134,7 @@ def _instant(text: str, oldest: int, newest: int) -> int | None:
         instant = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if instant.tzinfo is None or instant.utcoffset() is None:
+    if instant.tzinfo is None:  # fromisoformat gives a fixed offset or none, never a zone without one
         return None
     micros = (instant - EPOCH) // MICROSECOND
     return micros if oldest <= micros <= newest else None
