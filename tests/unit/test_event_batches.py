@@ -29,6 +29,7 @@ from drawdown.domain.event_batches import flat
 from drawdown.domain.usage import Window, parse_event
 from drawdown.services import event_intake
 from drawdown.services.event_intake import Refusal, from_mappings, from_ndjson, judge
+from drawdown.services.usage import EventResult, IngestReport
 
 NOW = datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
 WINDOW = Window(NOW, timedelta(days=7))
@@ -387,3 +388,25 @@ def test_the_tables_catch_a_planted_bug(
         or judged_ndjson(lines) != reference_ndjson(lines)
         or any(judged_ndjson(body.encode()) != reference_ndjson(body.encode()) for body in SPLIT_BODIES)
     ), bug
+
+
+def test_a_report_builds_its_results_from_its_statuses_and_counts_them() -> None:
+    report = IngestReport(
+        [0, 2, 3], ["a", None, "a"], ["accepted", "rejected", "duplicate"], {1: ("invalid_json", "line 3: bad")}
+    )
+    assert report.results == (
+        EventResult(0, "a", "accepted"),
+        EventResult(2, None, "rejected", "invalid_json", "line 3: bad"),
+        EventResult(3, "a", "duplicate"),
+    )
+    assert report.results is report.results  # built once
+    assert (report.accepted, report.duplicates, report.rejected, report.count("rejected")) == (1, 1, 1, 1)
+
+    def two(message: str) -> IngestReport:
+        return IngestReport([0, 2], ["a", None], ["accepted", "rejected"], {1: ("invalid_json", message)})
+
+    same = IngestReport(range(0, 4, 2), ["a", None], ["accepted", "rejected"], {1: ("invalid_json", "line 3: bad")})
+    assert same == two("line 3: bad")
+    assert hash(same) == hash(two("line 3: bad"))
+    assert same != two("line 3: worse")
+    assert "line 3: bad" in repr(same)
