@@ -29,6 +29,7 @@ from drawdown.domain.errors import (
     MeterAlreadyExists,
     MeterNotFound,
 )
+from drawdown.domain.event_batches import FlatEvent
 from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import Period, calendar_period, to_micros, zone
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind
@@ -178,44 +179,65 @@ def _record(deps: Deps, batch: Batch) -> IngestReport:
         judged = judge(batch, Window(now, late_cutoff(uow)))
         valid = [event for event in judged if type(event) is tuple]
         names = sorted({event[1] for event in valid})
-        accounts = uow.accounts.existing(names)
-        burning = uow.settings.in_mode(Mode.ASYNC, names) if names else set()
-        types = uow.meters.event_types()
-        stored = uow.events.contents([event[0] for event in valid])
-        recorded_at = to_micros(now)
-        burn, done = (recorded_at, 0), (recorded_at, 1)
-        keys: list[str | None] = []
-        statuses: list[str] = []
-        reasons: dict[int, tuple[str, str]] = {}
-        rows: list[EventRow] = []
-        for position, event in enumerate(judged):
-            if type(event) is not tuple:
-                assert isinstance(event, Refusal)
-                keys.append(event.key)
-                statuses.append("rejected")
-                reasons[position] = (event.code, event.message)
-                continue
-            key, account = event[0], event[1]
-            keys.append(key)
-            if account not in accounts or event[2] not in types:
-                statuses.append("rejected")
-                reasons[position] = _unknown(account, event[2], accounts)
-                continue
-            prior = stored.get(key)
-            if prior is None:
-                stored[key] = event  # a later copy in this batch is a duplicate
-                rows.append(event + (burn if account in burning else done))
-                statuses.append("accepted")
-            elif prior == event:
-                statuses.append("duplicate")
-            else:
-                statuses.append("rejected")
-                reasons[position] = (
-                    IdempotencyConflict.code,
-                    f"event key {key!r} was already used for an event with different content",
-                )
+        known = _Known(
+            accounts=uow.accounts.existing(names),
+            types=uow.meters.event_types(),
+            burning=uow.settings.in_mode(Mode.ASYNC, names) if names else set(),
+            stored=uow.events.contents([event[0] for event in valid]),
+        )
+        report, rows = _settle(batch.numbers, judged, known, to_micros(now))
         uow.events.add_many(rows)
-    return IngestReport(batch.numbers, keys, statuses, reasons)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the store holds that judges a batch: accounts, event types with a meter, accounts
+    in async mode, and the flat event stored under each key of the batch seen before."""
+
+    accounts: set[str]
+    types: set[str]
+    burning: set[str]
+    stored: dict[str, FlatEvent]
+
+
+def _settle(
+    numbers: Sequence[int], judged: list[FlatEvent | Refusal], known: _Known, recorded_at: int
+) -> tuple[IngestReport, list[EventRow]]:
+    """Each event's status against the store, and the rows of the accepted ones."""
+    stored = dict(known.stored)  # a key accepted here makes its later copies duplicates
+    burn, done = (recorded_at, 0), (recorded_at, 1)
+    keys: list[str | None] = []
+    statuses: list[str] = []
+    reasons: dict[int, tuple[str, str]] = {}
+    rows: list[EventRow] = []
+    for position, event in enumerate(judged):
+        if type(event) is not tuple:
+            assert isinstance(event, Refusal)
+            keys.append(event.key)
+            statuses.append("rejected")
+            reasons[position] = (event.code, event.message)
+            continue
+        key, account = event[0], event[1]
+        keys.append(key)
+        if account not in known.accounts or event[2] not in known.types:
+            statuses.append("rejected")
+            reasons[position] = _unknown(account, event[2], known.accounts)
+            continue
+        prior = stored.get(key)
+        if prior is None:
+            stored[key] = event
+            rows.append(event + (burn if account in known.burning else done))
+            statuses.append("accepted")
+        elif prior == event:
+            statuses.append("duplicate")
+        else:
+            statuses.append("rejected")
+            reasons[position] = (
+                IdempotencyConflict.code,
+                f"event key {key!r} was already used for an event with different content",
+            )
+    return IngestReport(numbers, keys, statuses, reasons), rows
 
 
 def _unknown(account: str, event_type: str, accounts: set[str]) -> tuple[str, str]:
