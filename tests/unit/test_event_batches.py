@@ -241,7 +241,7 @@ def reference_ndjson(data: bytes) -> list[tuple[object, ...]]:
             continue
         try:
             raw = msgspec.json.decode(line)
-        except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as error:
             found.append((number, shape(Refusal(None, "invalid_json", f"line {number + 1}: {error}"))))
             continue
         found.append((number, expected(raw)))
@@ -266,6 +266,17 @@ ODD_LINES = [
     b"\xff\xfe", b'{"key":"\xff"}', b'{"key":"\\ud800"}', b"\xef\xbb\xbf{}", b'{"key":"k"},{"key":"j"}',
     b'{"key":"k"}{"key":"j"}', b'{"key":"k"} x', b'{"key":"k"}\r', b' {"key":"k"}', b'{"key":"k","key":"j"}',
 ]  # fmt: skip
+_USUAL_LINE = b'{"key":"k","account":"acct-1","type":"api_call","time":"2026-03-29T01:00:00Z"'
+# Usual events whose unknown field the generic decoder refuses (msgspec skips an unknown
+# field's value without those checks), or that nest too deep for it.
+UNKNOWN_FIELD_LINES = [
+    _USUAL_LINE + b',"note":1e400}', _USUAL_LINE + b',"note":' + b"9" * 4301 + b"}",
+    _USUAL_LINE + b',"note":"\xff"}', _USUAL_LINE + b',"\xff":1}', _USUAL_LINE + b',"note":1e-400}',
+    _USUAL_LINE + b',"note":' + b"[" * 3000 + b"]" * 3000 + b"}", _USUAL_LINE + b',"note":[1,{"a":2}]}',
+    _USUAL_LINE + b',"properties":{"a":' + b"9" * 4301 + b"}}", _USUAL_LINE + b',"quantity":' + b"9" * 4301 + b"}",
+    _USUAL_LINE + b',"properties":' + b'{"a":' * 3000 + b"1" + b"}" * 3000 + b"}",
+]  # fmt: skip
+ODD_LINES += UNKNOWN_FIELD_LINES
 
 
 @st.composite
@@ -319,6 +330,12 @@ def test_lines_that_would_read_differently_joined_are_judged_line_by_line(body: 
     assert judged_ndjson(data) == reference_ndjson(data)
 
 
+def test_lines_whose_unknown_fields_the_generic_decoder_refuses_are_refused_as_it_refuses_them() -> None:
+    data = b"\n".join(UNKNOWN_FIELD_LINES)
+    assert judged_ndjson(data) == reference_ndjson(data)
+    assert [answer[3] for _, answer in judged_ndjson(data)].count("invalid_json") == 8
+
+
 def test_a_line_that_is_not_utf8_is_refused_as_invalid_json() -> None:
     data = b'{"key":"k\xff","account":"acct-1","type":"api_call","time":"2026-03-29T01:00:00Z"}\n'
     [(number, answer)] = judged_ndjson(data)
@@ -349,8 +366,12 @@ def _plants() -> Iterator[tuple[str, Any, str, Callable[..., object]]]:
     yield event_batches, "_instant", "time window one microsecond wider", window_off_by_one
     yield event_batches, "_quantity", "a seventh decimal accepted", seven_decimals
     yield event_batches, "_remember_id", "ids matched with $ semantics", dollar_ids
+    yield event_intake, "_decode_line", "lines decoded ignoring unknown fields", _lenient_line
     for guard in ("line starts", "newline in the separator", "strict events", "count"):
         yield event_intake, "_whole", f"whole bodies without the {guard} check", _whole_without(guard)
+
+
+_lenient_line = msgspec.json.Decoder(event_intake.UsualEvent).decode
 
 
 def _whole_without(guard: str) -> Callable[[bytes], event_intake.Batch | None]:
@@ -365,7 +386,7 @@ def _whole_without(guard: str) -> Callable[[bytes], event_intake.Batch | None]:
         kind = event_intake.UsualEvent if guard == "strict events" else event_intake._StrictEvent
         try:
             typed = msgspec.json.decode(joined, type=list[kind])  # type: ignore[valid-type]
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
         if guard != "count" and len(typed) != count:
             return None
@@ -387,6 +408,7 @@ def test_the_tables_catch_a_planted_bug(
         judged_mappings(raws) != [expected(raw) for raw in raws]
         or judged_ndjson(lines) != reference_ndjson(lines)
         or any(judged_ndjson(body.encode()) != reference_ndjson(body.encode()) for body in SPLIT_BODIES)
+        or judged_ndjson(b"\n".join(UNKNOWN_FIELD_LINES)) != reference_ndjson(b"\n".join(UNKNOWN_FIELD_LINES))
     ), bug
 
 

@@ -35,7 +35,8 @@ from drawdown.domain.usage import Window, parse_event
 
 
 class UsualEvent(msgspec.Struct, gc=False):
-    """An event in the usual shape; unknown fields are ignored, as the reference ignores them."""
+    """An event in the usual shape, converted from a dict: unknown fields are ignored, as the
+    reference ignores them."""
 
     key: str
     account: str
@@ -46,7 +47,10 @@ class UsualEvent(msgspec.Struct, gc=False):
 
 
 class _StrictEvent(UsualEvent, forbid_unknown_fields=True, gc=False):
-    """The same, refusing unknown fields: in a whole NDJSON body one could hold an array."""
+    """The same, decoded from JSON, refusing unknown fields: msgspec skips an unknown field's
+    value without the checks the generic decoder makes (a number out of range, bytes that
+    are not UTF-8), and in a whole NDJSON body one could hold an array. A line with unknown
+    fields is decoded generically and then converted as a dict is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +97,24 @@ def from_mappings(raws: list[object]) -> Batch:
     typed_at: list[int] = []
     others: dict[int, object] = {}
     for position, raw in enumerate(raws):
-        if type(raw) is dict:  # a Mapping of another kind goes to the reference as it is
-            try:
-                typed.append(msgspec.convert(raw, UsualEvent))
-                typed_at.append(position)
-                continue
-            except msgspec.ValidationError:
-                pass
-        others[position] = raw
+        item = _converted(raw)
+        if isinstance(item, UsualEvent):
+            typed.append(item)
+            typed_at.append(position)
+        else:
+            others[position] = raw
     return Batch(numbers, typed, typed_at, others, raws.__getitem__)
+
+
+def _converted(raw: object) -> object:
+    """``raw`` as a :class:`UsualEvent` when it is a dict in the usual shape, else ``raw``
+    (a Mapping of another kind goes to the reference as it is)."""
+    if type(raw) is dict:
+        try:
+            return msgspec.convert(raw, UsualEvent)
+        except msgspec.ValidationError:
+            pass
+    return raw
 
 
 def from_ndjson(data: bytes) -> Batch:
@@ -116,8 +129,8 @@ def _whole(data: bytes) -> Batch | None:
     if count > limits.EVENTS_PER_BATCH_MAX or not body.startswith(b"{") or body.count(b"\n{") != count - 1:
         return None
     try:
-        typed = _decode_strict(b"[" + body.replace(b"\n", b"\n,") + b"]")
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError is a DecodeError
+        typed = _decode_body(b"[" + body.replace(b"\n", b"\n,") + b"]")
+    except _UNDECODABLE:
         return None
     if len(typed) != count:
         return None
@@ -144,20 +157,33 @@ def _by_line(data: bytes) -> Batch:
         _check_size(position + 1)  # stop decoding at the first event over the limit
         numbers.append(number)
         lines.append(line)
-        try:
-            typed.append(_decode_usual(line))
+        item = _decoded(line, number)
+        if isinstance(item, UsualEvent):
+            typed.append(item)
             typed_at.append(position)
-        except (msgspec.DecodeError, UnicodeDecodeError):
-            try:
-                others[position] = _decode(line)
-            except (msgspec.DecodeError, UnicodeDecodeError) as error:
-                others[position] = Refusal(None, "invalid_json", f"line {number + 1}: {error}")
+        else:
+            others[position] = item
     return Batch(numbers, typed, typed_at, others, lambda position: _decode(lines[position]))
 
 
+def _decoded(line: bytes, number: int) -> object:
+    """A line's event in the usual shape, else its generic decoding for the reference, else
+    (it is not JSON) its refusal."""
+    try:
+        return _decode_line(line)
+    except _UNDECODABLE:
+        pass
+    try:
+        raw = _decode(line)
+    except _UNDECODABLE as error:
+        return Refusal(None, "invalid_json", f"line {number + 1}: {error}")
+    return _converted(raw)
+
+
+_UNDECODABLE = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)  # ValidationError is a DecodeError
 _decode = msgspec.json.Decoder().decode
-_decode_usual = msgspec.json.Decoder(UsualEvent).decode
-_decode_strict = msgspec.json.Decoder(list[_StrictEvent]).decode
+_decode_line = msgspec.json.Decoder(_StrictEvent).decode
+_decode_body = msgspec.json.Decoder(list[_StrictEvent]).decode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 

@@ -165,7 +165,7 @@ def ingest_ndjson(deps: Deps, data: bytes) -> IngestReport:
     """Record the events of NDJSON text (one JSON object per line, blank lines skipped).
 
     Results are as for :func:`ingest`, with ``index`` the 0-based line number; a line
-    that is not JSON (or not UTF-8) is rejected with ``invalid_json``.
+    that is not JSON (not UTF-8, or nested too deep to decode) is rejected with ``invalid_json``.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidField("NDJSON must be given as bytes", field="events")
