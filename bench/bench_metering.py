@@ -1,12 +1,14 @@
 """Metering benchmarks, each against a raw baseline measured in the same run.
 
-    .venv/bin/python bench/bench_metering.py [--quick] [--only=ingest,ndjson,postgres,holds] [--holds]
+    .venv/bin/python bench/bench_metering.py [--quick] [--only=ingest,ndjson,ndjson_varied,postgres,holds] [--holds]
 
 ``--holds`` runs only cases 4 and 5 (the same as ``--only=holds``).
 
 1. idempotent ingest, batches of 10,000 with 10 % duplicates (SQLite)
    vs bare ``executemany`` of the same rows into a table with a UNIQUE key   target >= 0.6x
 2. ingest from NDJSON bytes vs bare ``json.loads`` of the same lines        target >= 0.5x
+   (2b: the same with a distinct time and quantity on every line; case 2 repeats one
+   time per batch, which ingest parses once)
 3. PostgreSQL ingest vs bare ``COPY`` into the same table                    target >= 0.5x
    (uses $DRAWDOWN_TEST_PG_URL; skipped with a message when it is not set)
 4. single reserve + capture, in process (SQLite), vs a bare conditional
@@ -137,11 +139,26 @@ def bench_sqlite_ingest(tmp: Path) -> None:
     )  # fmt: skip
 
 
+def varied_events(start: int, count: int) -> list[dict[str, Any]]:
+    """Like :func:`events`, but each with its own time (to the microsecond) and quantity."""
+    made = events(start, count)
+    for i, event in enumerate(made):
+        event["time"] = (NOW - timedelta(minutes=5, microseconds=(start + i) % 10**8)).isoformat()
+        event["quantity"] = str((start + i) % 100_003)
+    return made
+
+
 def bench_ndjson(tmp: Path) -> None:
-    book = new_book(f"sqlite:///{tmp}/ndjson.db")
-    blobs = [
-        b"".join(json.dumps(e).encode() + b"\n" for e in events(2_000_000 * (b + 1), BATCH)) for b in range(BATCHES)
-    ]
+    _ndjson(tmp, "2 ingest from NDJSON bytes", events)
+
+
+def bench_ndjson_varied(tmp: Path) -> None:
+    _ndjson(tmp, "2b NDJSON, a distinct time and quantity per line", varied_events)
+
+
+def _ndjson(tmp: Path, name: str, make: Callable[[int, int], list[dict[str, Any]]]) -> None:
+    book = new_book(f"sqlite:///{tmp}/{name[:2].strip()}.db")
+    blobs = [b"".join(json.dumps(e).encode() + b"\n" for e in make(2_000_000 * (b + 1), BATCH)) for b in range(BATCHES)]
     started = time.perf_counter()
     for blob in blobs:
         report_ = book.ingest_ndjson(blob)
@@ -154,9 +171,7 @@ def bench_ndjson(tmp: Path) -> None:
         assert len(parsed) == BATCH
     base = time.perf_counter() - started
     sent = BATCHES * BATCH
-    report(
-        "2 ingest from NDJSON bytes", f"{sent / ours:,.0f} events/s", f"{sent / base:,.0f} lines/s", base / ours, 0.5
-    )
+    report(name, f"{sent / ours:,.0f} events/s", f"{sent / base:,.0f} lines/s", base / ours, 0.5)
 
 
 def bench_postgres(_: Path) -> None:
@@ -267,7 +282,10 @@ def bench_holds(tmp: Path) -> None:
 
 
 def main() -> None:
-    cases = {"ingest": bench_sqlite_ingest, "ndjson": bench_ndjson, "postgres": bench_postgres, "holds": bench_holds}
+    cases = {
+        "ingest": bench_sqlite_ingest, "ndjson": bench_ndjson, "ndjson_varied": bench_ndjson_varied,
+        "postgres": bench_postgres, "holds": bench_holds,
+    }  # fmt: skip
     chosen = ONLY.split(",") if ONLY else list(cases)
     with tempfile.TemporaryDirectory() as name:
         for case in chosen:

@@ -76,6 +76,18 @@ def test_an_ndjson_line_with_a_list_for_an_id_is_rejected_alone(world: World) ->
     ]  # fmt: skip
 
 
+def test_an_ndjson_line_that_is_not_utf8_is_rejected_alone(world: World) -> None:
+    metering(world)
+    bad = json.dumps(event("x\u00ff1")).encode().replace(b"\\u00ff", b"\xff")  # a raw byte that is not UTF-8
+    data = json.dumps(event("ok1")).encode() + b"\n" + bad + b"\n"
+    response = world.call("service", "POST", "/v1/events/ndjson", content=data,
+                          headers={"Content-Type": "application/x-ndjson"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert [(r["index"], r["status"], r["code"]) for r in response.json()["results"]] == [
+        (0, "accepted", None), (1, "rejected", "invalid_json"),
+    ]  # fmt: skip
+
+
 def test_a_malformed_event_refuses_the_whole_batch_and_writes_nothing(world: World) -> None:
     metering(world)
     before = snapshot(world.book.engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 
 from drawdown.book import Book
 from drawdown.domain.errors import BatchTooLarge
+from drawdown.services.usage import EventResult
 from tests.conftest import START, FixedClock
 from tests.integration.checker import check
 from tests.integration.dump import snapshot
@@ -207,3 +209,41 @@ def test_an_ndjson_batch_over_the_limit_is_refused_whole(book: Book) -> None:
     with pytest.raises(BatchTooLarge):
         book.ingest_ndjson(b"\n".join(line % i for i in range(10_001)))
     assert snapshot(book.engine) == before
+
+
+def test_dicts_whole_ndjson_and_ndjson_read_line_by_line_store_the_same_rows(book: Book) -> None:
+    """The three ways in (converted dicts; an NDJSON body decoded whole; one that must be read
+    line by line, here for a blank line) store byte-identical rows and give the same results."""
+    setup(book)
+    book.create_account("beta", currency="USD")
+    book.configure_account("beta", mode="async")
+    fields: list[dict[str, Any]] = [
+        {"quantity": "2"}, {"quantity": 7}, {"quantity": "0.000001"}, {"quantity": "1e3"}, {},
+        {"time": "2026-03-01T12:30:00+01:00", "account": "beta"}, {"time": "2026-03-01T06:00:00.5-05:00"},
+        {"properties": {"region": "eü", "tier": 2, "gold": True}}, {"properties": {"gold": True, "tier": 2}},
+        {"properties": {"a": 1}}, {"properties": {"a": True}}, {"properties": {"a": "1"}}, {"properties": None},
+    ]  # fmt: skip
+    reports = []
+    for way in ("dict", "whole", "line"):
+        events = [event(f"{way}-{n}") | extra for n, extra in enumerate(fields)]
+        events.append(event(f"{way}-0", quantity="2"))  # a duplicate within the batch
+        if way == "dict":
+            reports.append(book.ingest(events))
+            continue
+        lines = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+        if way == "line":
+            lines.insert(1, b"")  # a blank line: results keep line numbers, so the indexes after it move by one
+        reports.append(book.ingest_ndjson(b"\n".join(lines) + b"\n"))
+    with book.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM usage_events ORDER BY key")]
+    by_way: dict[str, list[tuple[Any, ...]]] = {"dict": [], "whole": [], "line": []}
+    for row in rows:
+        way, number = row[0].split("-")
+        by_way[way].append((int(number), *row[1:]))
+    assert len(by_way["dict"]) == len(fields)
+    assert sorted(by_way["dict"]) == sorted(by_way["whole"]) == sorted(by_way["line"])
+    statuses = [[(r.status, r.code, (r.key or "").partition("-")[2]) for r in report.results] for report in reports]
+    assert statuses[0] == statuses[1] == statuses[2]
+    assert [r.index for r in reports[2].results][:3] == [0, 2, 3]
+    assert [(r.accepted, r.duplicates, r.rejected) for r in reports] == [(len(fields), 1, 0)] * 3
+    assert reports[0].results[-1] == EventResult(len(fields), "dict-0", "duplicate")

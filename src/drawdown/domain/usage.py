@@ -18,16 +18,14 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
 
 from drawdown.domain import limits
-from drawdown.domain.accounts import ID_PATTERN as _ID
 from drawdown.domain.accounts import require_id
 from drawdown.domain.errors import (
-    DrawdownError,
     EventInFuture,
     EventTooLate,
     FloatNotAllowed,
@@ -41,8 +39,6 @@ PropertyValue = str | int | bool
 _PROPERTY_TYPES = (str, int, bool)
 _PROPERTY_INT_MAX = 10**15
 _QUANTUM = Decimal(1).scaleb(-limits.QUANTITY_SCALE)
-_MICROS = 10**limits.QUANTITY_SCALE
-_WHOLE_DIGITS_MAX = len(str(limits.QUANTITY_MAX))
 
 
 class Event(NamedTuple):
@@ -109,86 +105,6 @@ def parse_event(raw: Mapping[str, Any], window: Window) -> Event:
             field="time",
         )
     return Event(key, account, event_type, at, parse_quantity(raw.get("quantity", "1")), parse_properties(raw))
-
-
-def parse_events(raws: Iterable[object], window: Window) -> list[Event | DrawdownError]:
-    """:func:`parse_event` over a batch: each raw event's :class:`Event`, or the error it raised.
-
-    The same answers as calling :func:`parse_event` on each, faster: an event in the usual
-    shape (a dict with ``key``, ``account``, ``type``, a ``time`` string, a whole-number or
-    absent ``quantity``, and flat properties) is checked inline, with each distinct id checked
-    once per batch; anything else goes through :func:`parse_event` itself. A property test
-    holds the two to the same results.
-    """
-    ids: set[str] = set()
-    oldest, newest = window.now - window.late_cutoff, window.now + window.skew
-    parsed: list[Event | DrawdownError] = []
-    for raw in raws:
-        try:
-            event = _usual(raw, ids, oldest, newest)
-            parsed.append(event if event is not None else parse_event(raw, window))  # type: ignore[arg-type]
-        except DrawdownError as error:
-            parsed.append(error)
-    return parsed
-
-
-def _usual(raw: object, ids: set[str], oldest: datetime, newest: datetime) -> Event | None:
-    """The event, when ``raw`` is in the usual shape and valid; ``None`` sends it to :func:`parse_event`."""
-    if type(raw) is not dict:
-        return None
-    key, account, event_type, at = raw.get("key"), raw.get("account"), raw.get("type"), raw.get("time")
-    if type(key) is not str or not 0 < len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX or type(at) is not str:
-        return None
-    if "\x00" in key:
-        return None
-    if type(account) is not str or type(event_type) is not str:  # before the set: a list is unhashable
-        return None
-    if account not in ids:
-        if len(account) > limits.ID_LENGTH_MAX or not _ID.match(account):
-            return None
-        ids.add(account)
-    if event_type not in ids:
-        if len(event_type) > limits.ID_LENGTH_MAX or not _ID.match(event_type):
-            return None
-        ids.add(event_type)
-    try:
-        instant = datetime.fromisoformat(at)
-    except ValueError:
-        return None
-    if instant.tzinfo is None or instant.utcoffset() is None:
-        return None
-    instant = instant.astimezone(UTC)
-    if not oldest <= instant <= newest:
-        return None
-    quantity = raw.get("quantity", "1")
-    if type(quantity) is str and len(quantity) <= _WHOLE_DIGITS_MAX and quantity.isascii() and quantity.isdigit():
-        whole = int(quantity)
-    elif type(quantity) is int:
-        whole = quantity
-    else:
-        return None
-    if not 0 <= whole <= limits.QUANTITY_MAX:
-        return None
-    properties = raw.get("properties")
-    if properties is None:
-        properties = {}
-    elif type(properties) is not dict or len(properties) > limits.EVENT_PROPERTIES_MAX:
-        return None
-    else:
-        for name, value in properties.items():
-            if type(name) is not str or not 0 < len(name) <= limits.EVENT_PROPERTY_KEY_LENGTH_MAX or "\x00" in name:
-                return None
-            kind = type(value)
-            if kind is str:
-                if len(value) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX or "\x00" in value:
-                    return None
-            elif kind is int:
-                if not -_PROPERTY_INT_MAX <= value <= _PROPERTY_INT_MAX:
-                    return None
-            elif kind is not bool:
-                return None
-        properties = dict(sorted(properties.items())) if len(properties) > 1 else dict(properties)
-    return Event(key, account, event_type, instant, whole * _MICROS, properties)
 
 
 def parse_quantity(value: object, *, field: str = "quantity") -> int:

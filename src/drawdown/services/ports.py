@@ -22,6 +22,7 @@ from drawdown.domain.billed_usage import UsageEvent, UsageTotal
 from drawdown.domain.commitments import TermInvoice
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.enforcement import AccountEnforcement, Mode
+from drawdown.domain.event_batches import FlatEvent
 from drawdown.domain.grants import Grant
 from drawdown.domain.holds import Hold
 from drawdown.domain.instants import Period
@@ -114,14 +115,12 @@ class MeterRepository(Protocol):
     def event_types(self) -> set[str]: ...
 
 
-EventContent = tuple[str, str, int, int, str]
-"""``(account_id, event_type, event_at, quantity, properties JSON)``: what a repeated key is compared with."""
 EventRow = tuple[str, str, str, int, int, str, int, int]
 """A ``usage_events`` row: key, account_id, event_type, event_at, quantity, properties, recorded_at, burned."""
 
 
 class EventRepository(Protocol):
-    def contents(self, keys: Sequence[str]) -> dict[str, EventContent]: ...
+    def contents(self, keys: Sequence[str]) -> dict[str, FlatEvent]: ...
     def add_many(self, rows: Sequence[EventRow]) -> None: ...
     def grouped(self, meter: Meter, account_id: str, bounds: Sequence[tuple[int, int]]) -> list[Decimal]: ...
     def stream(

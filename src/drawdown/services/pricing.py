@@ -71,9 +71,11 @@ def record_usage(deps: Deps, account: str, events: Sequence[Mapping[str, Any]]) 
     """Store usage events (the stored usage source); an event id seen before is ignored."""
     if len(events) > limits.TRANSACTIONS_PER_BATCH_MAX:
         raise LimitExceeded(f"at most {limits.TRANSACTIONS_PER_BATCH_MAX} events per call", field="events")
-    now = deps.clock.now()
-    parsed = [_event(e, now) for e in events]
     with deps.uow(write=True) as uow:
+        # recorded_at: read under the writer lock, so instants follow the commit order (an
+        # invoice bills usage recorded up to its instant; what is recorded later is late usage)
+        now = deps.clock.now()
+        parsed = [_event(e, now) for e in events]
         payer = account_of(uow, account)
         return uow.usage.record(payer.id, parsed, now)
 

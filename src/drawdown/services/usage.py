@@ -16,15 +16,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import msgspec
-
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
 from drawdown.domain.drawdown import Charge, postings
 from drawdown.domain.enforcement import Mode
 from drawdown.domain.errors import (
     AccountNotFound,
-    BatchTooLarge,
     DrawdownError,
     IdempotencyConflict,
     InvalidField,
@@ -32,21 +29,21 @@ from drawdown.domain.errors import (
     MeterAlreadyExists,
     MeterNotFound,
 )
+from drawdown.domain.event_batches import FlatEvent
 from drawdown.domain.grants import Category, Target
-from drawdown.domain.instants import EPOCH, MICROSECOND, Period, calendar_period, to_micros, zone
+from drawdown.domain.instants import Period, calendar_period, to_micros, zone
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind
 from drawdown.domain.usage import (
     Event,
     Meter,
     Window,
     aggregate,
-    canonical_properties,
     meter_of,
-    parse_events,
 )
 from drawdown.services.charges import plan
 from drawdown.services.common import account_of, instant
 from drawdown.services.enforcement import overdraft_headroom, price
+from drawdown.services.event_intake import Batch, Refusal, from_mappings, from_ndjson, judge
 from drawdown.services.ports import Deps, EventRow, UnitOfWork
 
 LATE_CUTOFF = "late_cutoff_seconds"
@@ -61,12 +58,39 @@ class EventResult:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
 class IngestReport:
-    results: tuple[EventResult, ...]
+    """The result of each event, in input order, and how many of each status.
+
+    A batch holds up to 10,000 events, so a report keeps keys and statuses in plain lists
+    and builds the :class:`EventResult` values when ``results`` is first read.
+    """
+
+    __slots__ = ("_indexes", "_keys", "_reasons", "_results", "_statuses")
+
+    def __init__(
+        self,
+        indexes: Sequence[int],
+        keys: Sequence[str | None],
+        statuses: list[str],
+        reasons: Mapping[int, tuple[str, str]],
+    ) -> None:
+        """``reasons`` maps the position of each rejected event to its code and message."""
+        assert len(indexes) == len(keys) == len(statuses)
+        self._indexes, self._keys, self._statuses, self._reasons = indexes, keys, statuses, reasons
+        self._results: tuple[EventResult, ...] | None = None
+
+    @property
+    def results(self) -> tuple[EventResult, ...]:
+        if self._results is None:
+            reasons, outcomes = self._reasons, zip(self._indexes, self._keys, self._statuses, strict=True)
+            self._results = tuple(
+                EventResult(index, key, status, *reasons.get(position, (None, None)))
+                for position, (index, key, status) in enumerate(outcomes)
+            )
+        return self._results
 
     def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+        return self._statuses.count(status)
 
     @property
     def accepted(self) -> int:
@@ -79,6 +103,15 @@ class IngestReport:
     @property
     def rejected(self) -> int:
         return self.count("rejected")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IngestReport) and self.results == other.results
+
+    def __hash__(self) -> int:
+        return hash(self.results)
+
+    def __repr__(self) -> str:
+        return f"IngestReport(results={self.results!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,112 +158,98 @@ def ingest(deps: Deps, events: Sequence[Mapping[str, Any]]) -> IngestReport:
     """Record a batch of usage events, each at most once; see the module docstring."""
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
         raise InvalidField("events must be a list of event objects", field="events")
-    _check_size(len(events))
-    return _record(deps, list(events), list(range(len(events))), [])
+    return _record(deps, from_mappings(list(events)))
 
 
 def ingest_ndjson(deps: Deps, data: bytes) -> IngestReport:
     """Record the events of NDJSON text (one JSON object per line, blank lines skipped).
 
     Results are as for :func:`ingest`, with ``index`` the 0-based line number; a line
-    that is not JSON is rejected with ``invalid_json``.
+    that is not JSON (not UTF-8, or nested too deep to decode) is rejected with ``invalid_json``.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InvalidField("NDJSON must be given as bytes", field="events")
-    raws: list[object] = []
-    lines: list[int] = []
-    broken: list[EventResult] = []
-    for number, line in enumerate(bytes(data).split(b"\n")):  # NDJSON lines end in \n (or \r\n)
-        if not line or line.isspace():
-            continue
-        try:
-            raws.append(_decode_json(line))
-            lines.append(number)
-        except msgspec.DecodeError as error:
-            broken.append(EventResult(number, None, "rejected", "invalid_json", f"line {number + 1}: {error}"))
-        _check_size(len(lines) + len(broken))  # stop decoding at the first event over the limit
-    return _record(deps, raws, lines, broken)
+    return _record(deps, from_ndjson(bytes(data)))
 
 
-def _check_size(count: int) -> None:
-    if count > limits.EVENTS_PER_BATCH_MAX:
-        raise BatchTooLarge(
-            f"a batch holds at most {limits.EVENTS_PER_BATCH_MAX} events, got {count}; split it", field="events"
-        )
-
-
-def _record(deps: Deps, raws: list[object], indexes: list[int], broken: list[EventResult]) -> IngestReport:
-    """Judge each raw event (``indexes`` are the numbers results carry) and write the accepted ones."""
-    now = deps.clock.now()
-    recorded_at = to_micros(now)
-    results: list[EventResult] = list(broken)
+def _record(deps: Deps, batch: Batch) -> IngestReport:
+    """Judge each decoded event and write the accepted ones, in one write unit of work."""
     with deps.uow(write=True) as uow:
-        parsed = parse_events(raws, Window(now, late_cutoff(uow)))
-        valid = [e for e in parsed if type(e) is Event]
-        names = sorted({e.account_id for e in valid})
-        accounts = uow.accounts.existing(names)
-        burning = uow.settings.in_mode(Mode.ASYNC, names) if names else set()
-        types = uow.meters.event_types()
-        stored = uow.events.contents([e.key for e in valid])
-        canonical: dict[bytes, str] = {}
-        rows: list[EventRow] = []
-        for index, raw, item in zip(indexes, raws, parsed, strict=True):
-            if type(item) is not Event:
-                assert isinstance(item, DrawdownError)
-                results.append(_rejected(index, raw, item))
-                continue
-            event = item
-            unknown = _unknown(event, accounts, types)
-            if unknown is not None:
-                results.append(_refused(index, event.key, unknown))
-                continue
-            key, at, properties = event.key, (event.event_at - EPOCH) // MICROSECOND, event.properties
-            text = "{}"
-            if properties:
-                # canonical_properties per distinct properties, remembered by msgspec's sorted JSON
-                # of them (which, unlike a dict key, tells true from 1 and ignores key order)
-                token = _encode_sorted(properties)
-                text = canonical.get(token) or canonical.setdefault(token, canonical_properties(properties))
-            content = (event.account_id, event.event_type, at, event.quantity_micros, text)
-            prior = stored.get(key)
-            if prior is None:
-                stored[key] = content  # a later copy in this batch is a duplicate
-                rows.append((key, *content, recorded_at, 0 if event.account_id in burning else 1))
-                results.append(EventResult(index, key, "accepted"))
-            elif prior == content:
-                results.append(EventResult(index, event.key, "duplicate"))
-            else:
-                results.append(_refused(index, event.key, IdempotencyConflict(
-                    f"event key {event.key!r} was already used for an event with different content",
-                    field="key")))  # fmt: skip
-        uow.events.add_many(rows)
-    if broken:
-        results.sort(key=lambda r: r.index)
-    return IngestReport(tuple(results))
-
-
-_decode_json = msgspec.json.Decoder().decode
-_encode_sorted = msgspec.json.Encoder(order="sorted").encode
-
-
-def _unknown(event: Event, accounts: set[str], types: set[str]) -> DrawdownError | None:
-    """Why ``event`` names something that does not exist, if it does."""
-    if event.account_id not in accounts:
-        return AccountNotFound(f"no account has the id {event.account_id!r}; create it first", field="account")
-    if event.event_type not in types:
-        return MeterNotFound(
-            f"no meter counts events of type {event.event_type!r}; define a meter for it first", field="type"
+        now = deps.clock.now()  # read under the writer lock, so recorded_at follows the commit order
+        judged = judge(batch, Window(now, late_cutoff(uow)))
+        valid = [event for event in judged if type(event) is tuple]
+        names = sorted({event[1] for event in valid})
+        known = _Known(
+            accounts=uow.accounts.existing(names),
+            types=uow.meters.event_types(),
+            burning=uow.settings.in_mode(Mode.ASYNC, names) if names else set(),
+            stored=uow.events.contents([event[0] for event in valid]),
         )
-    return None
+        report, rows = _settle(batch.numbers, judged, known, to_micros(now))
+        uow.events.add_many(rows)
+    return report
 
 
-def _refused(index: int, key: str, error: DrawdownError) -> EventResult:
-    return EventResult(index, key, "rejected", error.code, error.message)
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the store holds that judges a batch: accounts, event types with a meter, accounts
+    in async mode, and the flat event stored under each key of the batch seen before."""
+
+    accounts: set[str]
+    types: set[str]
+    burning: set[str]
+    stored: dict[str, FlatEvent]
 
 
-def _rejected(index: int, raw: object, error: DrawdownError) -> EventResult:
-    key = raw.get("key") if isinstance(raw, Mapping) else None
-    return EventResult(index, key if isinstance(key, str) else None, "rejected", error.code, error.message)
+def _settle(
+    numbers: Sequence[int], judged: list[FlatEvent | Refusal], known: _Known, recorded_at: int
+) -> tuple[IngestReport, list[EventRow]]:
+    """Each event's status against the store, and the rows of the accepted ones."""
+    stored = dict(known.stored)  # a key accepted here makes its later copies duplicates
+    burn, done = (recorded_at, 0), (recorded_at, 1)
+    keys: list[str | None] = []
+    statuses: list[str] = []
+    reasons: dict[int, tuple[str, str]] = {}
+    rows: list[EventRow] = []
+    for position, event in enumerate(judged):
+        if type(event) is not tuple:
+            assert isinstance(event, Refusal)
+            keys.append(event.key)
+            statuses.append("rejected")
+            reasons[position] = (event.code, event.message)
+            continue
+        key, account = event[0], event[1]
+        keys.append(key)
+        if account not in known.accounts or event[2] not in known.types:
+            statuses.append("rejected")
+            reasons[position] = _unknown(account, event[2], known.accounts)
+            continue
+        prior = stored.get(key)
+        if prior is None:
+            stored[key] = event
+            rows.append(event + (burn if account in known.burning else done))
+            statuses.append("accepted")
+        elif prior == event:
+            statuses.append("duplicate")
+        else:
+            statuses.append("rejected")
+            reasons[position] = (
+                IdempotencyConflict.code,
+                f"event key {key!r} was already used for an event with different content",
+            )
+    return IngestReport(numbers, keys, statuses, reasons), rows
+
+
+def _unknown(account: str, event_type: str, accounts: set[str]) -> tuple[str, str]:
+    """The code and message refusing an event that names an absent account or event type."""
+    error: DrawdownError
+    if account not in accounts:
+        error = AccountNotFound(f"no account has the id {account!r}; create it first", field="account")
+    else:
+        error = MeterNotFound(
+            f"no meter counts events of type {event_type!r}; define a meter for it first", field="type"
+        )
+    return error.code, error.message
 
 
 def meter_readings(
