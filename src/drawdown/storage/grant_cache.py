@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import Connection
 
 from drawdown.domain import limits
 from drawdown.domain.grants import Grant
+from drawdown.domain.instants import from_micros
 from drawdown.storage import rows
-from drawdown.storage.statements import GRANTS_BY_IDS
+from drawdown.storage.statements import GRANT_WINDOWS_BY_IDS, GRANTS_BY_IDS
 
 
 class GrantCache:
@@ -34,6 +36,22 @@ class GrantCache:
             for row in conn.execute(GRANTS_BY_IDS, {"ids": sorted(missing)}).mappings():
                 found[row["id"]] = rows.grant_from(row)
             self._remember(found.values())
+        return found
+
+    def windows(self, conn: Connection, grant_ids: Iterable[str]) -> dict[str, tuple[datetime, datetime | None]]:
+        """When each grant takes effect and expires: from cached grants, else a narrow query
+        (posting a batch needs only these, and a new process has no grants cached)."""
+        found: dict[str, tuple[datetime, datetime | None]] = {}
+        missing = []
+        for gid in grant_ids:
+            grant = self._grants.get(gid)
+            if grant is not None:
+                found[gid] = (grant.effective_at, grant.expires_at)
+            else:
+                missing.append(gid)
+        if missing:
+            for gid, effective, expires in conn.execute(GRANT_WINDOWS_BY_IDS, {"ids": sorted(missing)}):
+                found[gid] = (from_micros(effective), None if expires is None else from_micros(expires))
         return found
 
     def _remember(self, loaded: Iterable[Grant]) -> None:

@@ -57,6 +57,9 @@ class LedgerStore:
     def load_grants(self, grant_ids: Sequence[str]) -> dict[str, Grant]:
         return self.grant_cache.load(self.conn, grant_ids)
 
+    def grant_windows(self, grant_ids: Sequence[str]) -> dict[str, tuple[datetime, datetime | None]]:
+        return self.grant_cache.windows(self.conn, grant_ids)
+
     def _own_states(self, account_id: str, unit: str) -> list[GrantState]:
         return self.grant_states([account_id], unit)
 
@@ -93,7 +96,7 @@ class LedgerStore:
         sql.P_INSERT_TRANSACTIONS.run_many(self.conn, tx_rows)
         sql.P_INSERT_ENTRIES.run_many(self.conn, entry_rows)
         sql.P_MOVE_HEAD.run(self.conn, {"new_seq": seq, "new_hash": prev_hash})
-        Projector(self.conn, self.load_grants, self._own_states, self._totals_as_of).apply(posted, recorded_at)
+        Projector(self.conn, self.grant_windows, self._own_states, self._totals_as_of).apply(posted, recorded_at)
         self.posted.extend(tx.id for tx in posted)
         return posted
 

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from drawdown.domain import limits
 from drawdown.domain.balances import GrantState, summarize
-from drawdown.domain.grants import Grant
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind, Transaction, TxKind
 from drawdown.storage import rows
@@ -65,12 +64,12 @@ class Projector:
     def __init__(
         self,
         conn: Connection,
-        load_grants: Callable[[Sequence[str]], Mapping[str, Grant]],
+        grant_windows: Callable[[Sequence[str]], Mapping[str, tuple[datetime, datetime | None]]],
         grant_states: Callable[[str, str], list[GrantState]],
         totals_as_of: Callable[[str, str, int], tuple[dict[str, int], dict[str, dict[str, int]]]],
     ) -> None:
         self.conn = conn
-        self.load_grants = load_grants
+        self.grant_windows = grant_windows
         self.grant_states = grant_states
         self.totals_as_of = totals_as_of
 
@@ -96,10 +95,10 @@ class Projector:
                 sql.P_MARK_VOIDED.run(self.conn, {"gid": tx.links["grant_id"], "at": effective})
         if grant_delta:
             self._fold_grants(grant_delta)
-        # every grant a leg names, in one load for the batch rather than one per account
-        grants = self.load_grants(sorted({gid for c in changes.values() for gid, _ in c.grant_legs}))
+        # when each grant a leg names takes effect and expires, in one load for the batch
+        windows = self.grant_windows(sorted({gid for c in changes.values() for gid, _ in c.grant_legs}))
         for (account_id, unit), change in sorted(changes.items()):
-            self._fold_account(account_id, unit, change, recorded_at, grants)
+            self._fold_account(account_id, unit, change, recorded_at, windows)
 
     def _fold_grants(self, grant_delta: Mapping[str, Mapping[str, int]]) -> None:
         sql.P_FOLD_GRANTS.run_many(
@@ -107,7 +106,12 @@ class Projector:
         )
 
     def _fold_account(
-        self, account_id: str, unit: str, change: _AccountChange, recorded_at: datetime, grants: Mapping[str, Grant]
+        self,
+        account_id: str,
+        unit: str,
+        change: _AccountChange,
+        recorded_at: datetime,
+        windows: Mapping[str, tuple[datetime, datetime | None]],
     ) -> None:
         rows_found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
         found = rows_found[0] if rows_found else None
@@ -120,7 +124,7 @@ class Projector:
             found is not None and row["computed_at"] <= now and (row["valid_until"] is None or now < row["valid_until"])
         )
         if valid:
-            self._classify_legs(row, change, recorded_at, grants)
+            self._classify_legs(row, change, recorded_at, windows)
         else:
             self._recompute(row, recorded_at)
         if row["checkpoint_at"] is not None and change.earliest <= row["checkpoint_at"]:
@@ -134,20 +138,23 @@ class Projector:
             self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
 
     def _classify_legs(
-        self, row: dict[str, Any], change: _AccountChange, at: datetime, grants: Mapping[str, Grant]
+        self,
+        row: dict[str, Any],
+        change: _AccountChange,
+        at: datetime,
+        windows: Mapping[str, tuple[datetime, datetime | None]],
     ) -> None:
         """Add each grant leg to the bucket its grant is in at ``at``."""
         for grant_id, amount in change.grant_legs:
-            grant = grants[grant_id]
-            if at < grant.effective_at:
+            effective_at, expires_at = windows[grant_id]
+            if at < effective_at:
                 row["pending"] += amount
-            elif grant.expires_at is not None and at >= grant.expires_at:
+            elif expires_at is not None and at >= expires_at:
                 row["lapsed"] += amount
             else:
                 row["available"] += amount
         for grant_id in change.new_grants:
-            grant = grants[grant_id]
-            for moment in (grant.effective_at, grant.expires_at):
+            for moment in windows[grant_id]:
                 if moment is not None and moment > at:
                     micros = to_micros(moment)
                     row["valid_until"] = micros if row["valid_until"] is None else min(row["valid_until"], micros)

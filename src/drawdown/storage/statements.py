@@ -41,6 +41,9 @@ ENTRIES_OF = select(ledger_entries).where(_E.tx_seq.in_(bindparam("seqs", expand
 
 ACCOUNT_BY_ID = select(accounts).where(accounts.c.id == bindparam("account_id"))
 GRANTS_BY_IDS = select(grants).where(grants.c.id.in_(bindparam("ids", expanding=True)))
+GRANT_WINDOWS_BY_IDS = select(grants.c.id, grants.c.effective_at, grants.c.expires_at).where(
+    grants.c.id.in_(bindparam("ids", expanding=True))
+)
 
 GRANT_STATE_COLUMNS = ("grant_id", "remaining", "used", "held", "expired", "voided", "voided_at")
 GRANT_STATES = select(*(getattr(_GB, name) for name in GRANT_STATE_COLUMNS)).where(
