@@ -47,6 +47,8 @@ from drawdown.storage.schema import (
     ledger_transactions,
 )
 
+_OWNERS_ONE_BY_ONE_MAX = 4  # up to this many owners, a prepared statement each beats one compiled IN query
+
 
 class LedgerStore:
     def __init__(self, conn: Connection, grant_cache: GrantCache | None = None) -> None:
@@ -171,7 +173,12 @@ class LedgerStore:
         self, owner_ids: Sequence[str], unit: str, *, open_only: bool = False, grant_id: str | None = None
     ) -> list[GrantState]:
         """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
-        if grant_id is None:
+        if grant_id is None and len(owner_ids) > _OWNERS_ONE_BY_ONE_MAX:  # a page of accounts: one query a chunk
+            many = sql.OPEN_GRANT_STATES if open_only else sql.GRANT_STATES
+            step = limits.IDS_PER_QUERY_MAX
+            chunks = [list(owner_ids[i : i + step]) for i in range(0, len(owner_ids), step)]
+            found = [tuple(row) for chunk in chunks for row in self.conn.execute(many, {"owners": chunk, "unit": unit})]
+        elif grant_id is None:
             query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES
             found = [row for owner in owner_ids for row in query.rows(self.conn, {"owner": owner, "unit": unit})]
         else:  # one grant by its key, not all of its owner's: a capture asks for each grant it held
