@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import msgspec
+
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import UsageTotal
 from drawdown.domain.commitments import TermInvoice
@@ -163,8 +165,29 @@ def seal(rated: Rated) -> Sealed:
     return Sealed(
         rated.payer.id, rated.billing, rated.unit, credit_postings(invoice), invoice.total("amount_units"),
         invoice.total("credited_units"), invoice.amount_due_units, invoice.commit_spend_units, invoice.outcomes,
-        canonical_json(document(invoice, rated.reasons)),
+        document_json(document(invoice, rated.reasons)),
     )  # fmt: skip
+
+
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def document_json(doc: dict[str, Any]) -> str:
+    """``canonical_json(doc)`` for an explanation document, several times faster.
+
+    msgspec with sorted keys writes the same text as ``canonical_json`` when nothing needs
+    escaping: every character printable ASCII, no backslash (none of ``"``, ``\\`` or a
+    control character was in a string; DEL and non-ASCII, which ``canonical_json`` escapes,
+    are excluded too). Anything else takes ``canonical_json`` itself. A document holds no
+    floats (amounts and quantities are strings), the one other place the two differ.
+    """
+    try:
+        text = _encode_sorted(doc)
+    except (msgspec.EncodeError, TypeError, ValueError):  # a lone surrogate, say: canonical_json escapes it
+        return canonical_json(doc)
+    if text.isascii() and b"\\" not in text and b"\x7f" not in text:
+        return text.decode("ascii")
+    return canonical_json(doc)
 
 
 def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: datetime) -> list[str]:
@@ -188,7 +211,7 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: date
         if s.outcomes:
             doc = json.loads(text)
             notes += _settle_outcomes(deps, uow, s, invoice_id, doc, who, now)
-            text = canonical_json(doc)
+            text = document_json(doc)
         rows.append(FrozenInvoice(
             invoice_id, s.account_id, s.billing, s.unit.code, s.subtotal_units, s.credits_units,
             s.amount_due_units, s.commit_spend_units, now, text,
