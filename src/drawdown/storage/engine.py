@@ -62,10 +62,6 @@ def _sqlite_engine(url: str, *, in_memory: bool, checkpoints: bool) -> Engine:
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if in_memory:
         kwargs["poolclass"] = StaticPool  # one shared connection, or each would see an empty database
-    else:
-        # Last in, first out: one thread's units of work run on one connection, whose
-        # PRAGMA data_version then tells whether anyone else committed in between.
-        kwargs["pool_use_lifo"] = True
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
