@@ -1,6 +1,6 @@
 """Invoice-run benchmark, beside a raw baseline measured in the same run.
 
-    .venv/bin/python bench/bench_invoicing.py [--accounts 10000] [--rows 1000000] [--quick]
+    .venv/bin/python bench/bench_invoicing.py [--accounts 10000] [--rows 1000000] [--quick] [--workers N]
 
 Set-up (not timed): ``--accounts`` accounts on SQLite (WAL, synchronous=NORMAL); a default
 price book with three meters on graduated tiers and a seat licence; every account gets a
@@ -8,9 +8,11 @@ contract with three discount kinds (a product discount, a category discount and 
 discount, plus a minimum commit on every tenth account) and 0–5 grants at different scopes;
 ``--rows`` usage rows in October 2026 spread over the accounts and meters.
 
-Timed: ``book.run_invoices("2026-10")``: rating, discounts, credits through the drawdown
-order, posting the draws into the hash-chained ledger and freezing each invoice, one unit of
-work per page of accounts. Baseline: a bare ``SELECT account_id, product, SUM(..), COUNT(*) FROM
+Timed: ``book.run_invoices("2026-10", workers=...)`` on a fresh book, as the CLI runs it:
+rating, discounts, credits through the drawdown order, posting the draws into the
+hash-chained ledger and freezing each invoice, one unit of work per page of accounts; once
+with ``--workers`` worker processes (default one per CPU) and once in one process, each on
+its own copy of the database. Baseline: a bare ``SELECT account_id, product, SUM(..), COUNT(*) FROM
 usage_lines GROUP BY account_id, product`` over the same rows in the same file (target:
 the run at ≥ 0.4× the baseline's speed, i.e. taking at most 2.5× as long). The process CPU
 time of both is printed too: on a shared machine it moves less than the wall clock.

@@ -85,10 +85,10 @@ def run_invoices(
         if on_progress is not None:
             on_progress(len(results), len(accounts))
 
-    rerated = 0
-    if workers > 0 and len(pages) > 1 and deps.workers is not None and deps.pinned is not None:
+    rerated = None
+    if workers > 0 and len(pages) > 1:
         rerated = _pipelined(deps, pages, period, who, min(workers, len(pages) - 1), written)
-    else:
+    if rerated is None:  # in this process, a page at a time
         for page in pages:
             now = deps.clock.now()
             with deps.uow(write=True) as uow:
@@ -102,7 +102,7 @@ def run_invoices(
             written({account.id: error.code})
     failed = {a: code for a, code in results.items() if code not in (FINALIZED, ALREADY)}
     counts = list(results.values())
-    return RunReport(period, len(accounts), counts.count(FINALIZED), counts.count(ALREADY), failed, rerated)
+    return RunReport(period, len(accounts), counts.count(FINALIZED), counts.count(ALREADY), failed, rerated or 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +169,7 @@ def _pipelined(
     who: str,
     workers: int,
     written: Callable[[dict[str, str]], None],
-) -> int:
+) -> int | None:
     """Rate pages in worker processes, ahead of the writes, and write each one here.
 
     This process's units of work all run on one pinned connection. A page is sent to a
@@ -181,25 +181,29 @@ def _pipelined(
     which touch only other pages' accounts (pooled accounts are never on a page). Otherwise,
     or if the worker failed, the page is rated again under the lock, as the sequential run
     does. Pages are written in order, and their instants follow that order. Returns how
-    many pages a worker rated that had to be rated again.
+    many pages a worker rated that had to be rated again, or None, having written nothing,
+    when there is nothing to rate ahead with (no workers or no change marker for this store,
+    or a run repeated after it finished).
     """
-    assert deps.workers is not None
-    assert deps.pinned is not None
+    if deps.workers is None or deps.pinned is None:
+        return None
     rerated = 0
     with deps.pinned() as uow_here:
         first_now = deps.clock.now()
         with uow_here(write=False) as uow:
             first_marker = uow.change_marker()
-            # a run repeated after it finished has nothing to rate ahead (a run restarted
-            # after a stop has its last page still to do)
+            # None: the store cannot tell foreign commits. A run repeated after it finished
+            # has nothing to rate ahead (one restarted after a stop has its last page to do).
             if first_marker is None or not _unfinalized(uow, [*pages[0], *pages[-1]], period):
-                workers = 0  # (None: the store cannot tell foreign commits, so no rating ahead)
+                return None
         with deps.workers(workers) as pool:
+            if pool is None:
+                return None
             queue = deque(pages[1:])
             in_flight: deque[tuple[list[Account], Future[PageOutcome], Hashable, datetime]] = deque()
 
-            def send(marker: Hashable | None) -> None:
-                while queue and len(in_flight) < 2 * workers and marker is not None and pool is not None:
+            def send(marker: Hashable) -> None:
+                while queue and len(in_flight) < 2 * workers:
                     page, now = queue.popleft(), deps.clock.now()
                     in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
 
@@ -208,14 +212,13 @@ def _pipelined(
             with uow_here(write=True) as uow:
                 done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
             written(done)
-            while queue or in_flight:
-                page, future, sent, now = in_flight.popleft() if in_flight else (queue.popleft(), None, None, None)
+            while in_flight:  # each write sends the next pages, so the queue drains through here
+                page, future, sent, now = in_flight.popleft()
                 outcome = _result(future)
                 with uow_here(write=True) as uow:
                     marker = uow.change_marker()
-                    if outcome is None or now is None or marker is None or marker != sent:
-                        if future is not None:
-                            rerated += 1
+                    if outcome is None or marker != sent:
+                        rerated += 1
                         now = deps.clock.now()
                         outcome = rate_page_in(uow, page, period, now)
                     done = _write(deps, uow, outcome, who, now)
@@ -233,10 +236,8 @@ def _unfinalized(uow: UnitOfWork, payers: Sequence[Account], period: str) -> boo
     )
 
 
-def _result(future: Future[PageOutcome] | None) -> PageOutcome | None:
+def _result(future: Future[PageOutcome]) -> PageOutcome | None:
     """The worker's outcome, or None when there is none to use (the page is then rated here)."""
-    if future is None:
-        return None
     try:
         return future.result()
     except Exception:  # a broken worker or pool: rating the page here raises what is real
