@@ -3,6 +3,7 @@ writes, and re-rate any page someone else may have changed in the meantime."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 from drawdown.book import Book, open_book
 from drawdown.services.invoice_runs import RunReport, run_invoices
 from drawdown.services.ports import Deps, Workers
+from drawdown.storage.workers import process_workers
 from tests.conftest import FixedClock
 from tests.integration.dump import snapshot
 
@@ -198,5 +200,44 @@ def test_a_page_whose_worker_failed_is_rated_here(built: Path, caplog: pytest.Lo
     with copy_of(built, "broken.db") as (book, deps):
         report = run(with_workers(deps, Broken()), workers=2)
         assert snapshot(book.engine) == expected
-    assert (report.finalized, report.rerated_pages) == (31, 7)
+    # the four pages in flight (two per worker) are rated again; the three never sent are rated here
+    assert (report.finalized, report.rerated_pages) == (31, 4)
+    assert "a worker could not rate a page" in caplog.text
+
+
+def _die(_deps: Deps, *_args: Any) -> None:
+    os._exit(3)  # as a worker the kernel's OOM killer picked would
+
+
+class OneDies:
+    """Real worker processes, the second task of which kills its worker: the pool is broken
+    from then on, for the pages in flight and for every page sent after."""
+
+    def __init__(self, real: Workers) -> None:
+        self.real = real
+        self.sent = 0
+
+    def submit(self, task: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        self.sent += 1
+        return self.real.submit(_die if self.sent == 2 else task, *args)
+
+
+def test_a_run_whose_worker_process_dies_rates_the_remaining_pages_here(
+    built: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with copy_of(built, "expected.db") as (book, deps):
+        run(deps)
+        expected = snapshot(book.engine)
+    path = built.with_name("dies.db")
+    with copy_of(built, path.name) as (book, deps), process_workers(f"sqlite:///{path}", 2) as real:
+        assert real is not None
+        workers = OneDies(real)
+        report = run(with_workers(deps, workers), workers=2)
+        assert snapshot(book.engine) == expected
+        assert book.verify().ok
+    assert (report.finalized, report.failed) == (31, {"acct-13": "unit_mismatch"})
+    # Four pages are sent at the start; one more only if the first came back before the pool
+    # broke. Nothing is sent once a failure shows: the rest are rated here.
+    assert workers.sent in (4, 5)
+    assert 1 <= report.rerated_pages <= 4
     assert "a worker could not rate a page" in caplog.text

@@ -180,8 +180,9 @@ def _pipelined(
     between: the worker then saw what the writer sees, give or take this run's own writes,
     which touch only other pages' accounts (pooled accounts are never on a page). Otherwise,
     or if the worker failed, the page is rated again under the lock, as the sequential run
-    does. Pages are written in order, and their instants follow that order. Returns how
-    many pages a worker rated that had to be rated again, or None, having written nothing,
+    does; after a worker fails, no more pages are sent and the rest are rated here. Pages
+    are written in order, and their instants follow that order. Returns how many pages sent
+    to a worker had to be rated again, or None, having written nothing,
     when there is nothing to rate ahead with (no workers or no change marker for this store,
     or a run repeated after it finished).
     """
@@ -212,17 +213,24 @@ def _pipelined(
             with uow_here(write=True) as uow:
                 done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
             written(done)
-            while in_flight:  # each write sends the next pages, so the queue drains through here
-                page, future, sent, now = in_flight.popleft()
-                outcome = _result(future)
+            failed = False
+            while in_flight or queue:  # each write sends the next pages, so the queue drains here
+                outcome: PageOutcome | None = None
+                if in_flight:
+                    page, future, sent, now = in_flight.popleft()
+                    outcome = _result(future)
+                    failed = failed or outcome is None
+                else:  # a worker failed: the pages not sent yet are rated here, one by one
+                    page, sent = queue.popleft(), None
                 with uow_here(write=True) as uow:
                     marker = uow.change_marker()
                     if outcome is None or marker != sent:
-                        rerated += 1
+                        rerated += sent is not None
                         now = deps.clock.now()
                         outcome = rate_page_in(uow, page, period, now)
                     done = _write(deps, uow, outcome, who, now)
-                    send(marker)
+                    if not failed:
+                        send(marker)
                 written(done)
     return rerated
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
@@ -39,7 +39,14 @@ class ProcessWorkers:
         self.pool = pool
 
     def submit(self, task: Callable[..., T], /, *args: Any) -> Future[T]:
-        return self.pool.submit(_run, task, args)
+        """The task's future; once a worker has died (the pool is then broken), a future
+        that failed, as the tasks in flight did, so the caller handles one kind of failure."""
+        try:
+            return self.pool.submit(_run, task, args)
+        except BrokenExecutor as error:
+            failed: Future[T] = Future()
+            failed.set_exception(error)
+            return failed
 
 
 @contextmanager
