@@ -12,6 +12,7 @@ was sent (see :func:`_pipelined`).
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
@@ -208,10 +209,15 @@ def _pipelined(
                     page, now = queue.popleft(), deps.clock.now()
                     in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
 
-            # The first page is rated here, as in the sequential run, while the workers start.
-            send(first_marker)
-            with uow_here(write=True) as uow:
-                done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
+            # The first page is rated here, as in the sequential run, while the workers start:
+            # sending the first pages waits for the worker processes, so a thread sends them.
+            starting = threading.Thread(target=send, args=(first_marker,), name="drawdown-run-start")
+            starting.start()
+            try:
+                with uow_here(write=True) as uow:
+                    done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
+            finally:
+                starting.join()
             written(done)
             failed = False
             while in_flight or queue:  # each write sends the next pages, so the queue drains here
