@@ -140,10 +140,26 @@ def draw(
     ``pool_headroom_units`` caps the total drawn from pooled (ancestor) grants, the charging
     account's sub-budget; ``None`` means no cap.
     """
-    assert charge.amount_units > 0, "charges are positive"
-    assert len(candidates) <= limits.GRANTS_PER_DRAWDOWN_MAX, "too many candidates"
+    return draw_in_order(charge, in_burn_order(candidates, policy), policy, pool_headroom_units)
+
+
+def in_burn_order(candidates: Sequence[Candidate], policy: DrawdownPolicy) -> list[Candidate]:
+    """``candidates`` sorted by the policy's burn key."""
     key = burn_key(policy)
-    ordered = sorted((c for c in candidates if eligible(c, charge)), key=lambda c: key(c.grant))
+    return sorted(candidates, key=lambda c: key(c.grant))
+
+
+def draw_in_order(
+    charge: Charge,
+    ordered_candidates: Sequence[Candidate],
+    policy: DrawdownPolicy = DrawdownPolicy.DEFAULT,
+    pool_headroom_units: int | None = None,
+) -> Drawdown:
+    """:func:`draw` for candidates already :func:`in_burn_order` (drawing one invoice's lines
+    from the same grants sorts them once, not once per line)."""
+    assert charge.amount_units > 0, "charges are positive"
+    assert len(ordered_candidates) <= limits.GRANTS_PER_DRAWDOWN_MAX, "too many candidates"
+    ordered = [c for c in ordered_candidates if eligible(c, charge)]
     need = charge.amount_units
     pool_left = pool_headroom_units
     draws: list[Draw] = []

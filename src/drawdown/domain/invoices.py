@@ -42,7 +42,7 @@ from drawdown.domain.accounts import DrawdownPolicy
 from drawdown.domain.billed_usage import UsageTotal
 from drawdown.domain.commitments import TermCheck, TermInvoice, check, closing_term
 from drawdown.domain.contracts import HUNDRED, AppliedDiscount, Availability, Contract, best_discount
-from drawdown.domain.drawdown import Candidate, Charge, Draw, draw
+from drawdown.domain.drawdown import Candidate, Charge, Draw, draw_in_order, in_burn_order
 from drawdown.domain.errors import LimitExceeded
 from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import Period, zone
@@ -339,7 +339,7 @@ def apply_credits(
     """
     assert not any(line.credits for line in invoice.lines), "credits are applied once, to a rated invoice"
     step = minor_step(invoice.unit)
-    by_id = {c.grant.id: c for c in candidates}
+    by_id = {c.grant.id: c for c in in_burn_order(candidates, policy)}  # and so is every list below
     assert len(by_id) == len(candidates), "one candidate per grant"
     left = {gid: c.remaining_units for gid, c in by_id.items()}
     room = {gid: _room(c) for gid, c in by_id.items()}
@@ -353,7 +353,7 @@ def apply_credits(
             continue
         charge = Charge(invoice.account_id, invoice.unit.code, line.net_units, Target(line.category, line.product),
                         invoice.issued_at)  # fmt: skip
-        result = draw(charge, payers, policy, None if pool is None else _floor(pool, step))
+        result = draw_in_order(charge, payers, policy, None if pool is None else _floor(pool, step))
         for d in result.draws:
             left[d.grant_id] -= d.amount_units
             if room[d.grant_id] is not None:

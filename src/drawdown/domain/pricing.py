@@ -57,23 +57,32 @@ class Price:
     package_size: Decimal = Decimal(1)
     tiers: tuple[Tier, ...] = ()
 
+    # The explanation's plain data, made once per price: an invoice run describes the same
+    # few prices on every line of every invoice. Not part of the value (compare=False).
+    description: dict[str, object] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         _check_price(self)
+        object.__setattr__(self, "description", _describe(self))
 
     def describe(self) -> dict[str, object]:
-        """The price as plain data for an explanation."""
-        if self.model in (PriceModel.GRADUATED, PriceModel.VOLUME):
-            tiers = [
-                {"up_to": None if t.up_to is None else str(t.up_to), "unit_price": str(t.unit_price),
-                 "flat_amount": str(t.flat_amount)}
-                for t in self.tiers
-            ]  # fmt: skip
-            return {"model": str(self.model), "tiers": tiers}
-        if self.model is PriceModel.FLAT:
-            return {"model": "flat", "flat_amount": str(self.flat_amount)}
-        if self.model is PriceModel.PACKAGE:
-            return {"model": "package", "unit_price": str(self.unit_price), "package_size": str(self.package_size)}
-        return {"model": "per_unit", "unit_price": str(self.unit_price)}
+        """The price as plain data for an explanation (a copy; the nested tiers are shared)."""
+        return dict(self.description)
+
+
+def _describe(price: Price) -> dict[str, object]:
+    if price.model in (PriceModel.GRADUATED, PriceModel.VOLUME):
+        tiers = [
+            {"up_to": None if t.up_to is None else str(t.up_to), "unit_price": str(t.unit_price),
+             "flat_amount": str(t.flat_amount)}
+            for t in price.tiers
+        ]  # fmt: skip
+        return {"model": str(price.model), "tiers": tiers}
+    if price.model is PriceModel.FLAT:
+        return {"model": "flat", "flat_amount": str(price.flat_amount)}
+    if price.model is PriceModel.PACKAGE:
+        return {"model": "package", "unit_price": str(price.unit_price), "package_size": str(price.package_size)}
+    return {"model": "per_unit", "unit_price": str(price.unit_price)}
 
 
 def _check_price(price: Price) -> None:
