@@ -1,5 +1,7 @@
 """Usage is stamped ``recorded_at`` under the writer lock, so stamps follow the commit order.
 
+The same holds for every ledger transaction: a balance as of an instant counts what was
+recorded by then, so a transaction committed after another must not be stamped before it.
 An invoice bills the usage recorded up to its instant and leaves what is recorded later to
 the next invoice as late usage. A writer that read the clock and then waited for the
 writer lock while an invoice was being finalized would commit usage stamped before the
@@ -36,12 +38,15 @@ class TickingClock:
             return self.at
 
 
-def _stamped_behind_a_held_lock(store_url: str, write: Callable[[Book], object], query: str) -> tuple[int, int]:
+def _stamped_behind_a_held_lock(
+    store_url: str, write: Callable[[Book], object], query: str, prepare: Callable[[Book], object] = lambda _: None
+) -> tuple[int, int]:
     """``(the lock holder's instant, the queued writer's recorded_at)``."""
     clock = TickingClock()
     with open_book(store_url, clock=clock, actor="test") as book:
         book.create_account("acme", currency="USD")
         book.define_meter("calls", event_type="api_call", aggregation="sum")
+        prepare(book)
         real = book.deps.uow
         asked = threading.Event()
         failures: list[BaseException] = []
@@ -93,5 +98,39 @@ def test_recorded_usage_is_stamped_after_the_writer_ahead_of_it(store_url: str) 
         store_url,
         lambda book: book.record_usage("acme", usage),
         "SELECT recorded_at FROM usage_lines WHERE event_id = 'late'",
+    )
+    assert recorded > ahead
+
+
+def _last_transaction(kind: str) -> str:
+    return f"SELECT recorded_at FROM ledger_transactions WHERE kind = '{kind}' ORDER BY seq DESC LIMIT 1"
+
+
+def test_an_issued_grant_is_stamped_after_the_writer_ahead_of_it(store_url: str) -> None:
+    ahead, recorded = _stamped_behind_a_held_lock(
+        store_url,
+        lambda book: book.issue_grant("acme", "5", "USD", reason_code="promo"),
+        _last_transaction("grant_issued"),
+    )
+    assert recorded > ahead
+
+
+def test_a_void_is_stamped_after_the_writer_ahead_of_it(store_url: str) -> None:
+    granted: list[str] = []
+    ahead, recorded = _stamped_behind_a_held_lock(
+        store_url,
+        lambda book: book.void_grant(granted[0], reason="issued in error"),
+        _last_transaction("void"),
+        prepare=lambda book: granted.append(book.issue_grant("acme", "5", "USD", reason_code="promo").id),
+    )
+    assert recorded > ahead
+
+
+def test_a_charge_is_stamped_after_the_writer_ahead_of_it(store_url: str) -> None:
+    ahead, recorded = _stamped_behind_a_held_lock(
+        store_url,
+        lambda book: book.charge("acme", "2", "USD", product="api"),
+        _last_transaction("charge"),
+        prepare=lambda book: book.issue_grant("acme", "5", "USD", reason_code="promo"),
     )
     assert recorded > ahead

@@ -66,11 +66,11 @@ def charge(
     """
     who, why = actor_and_reason(actor, reason, reason_required=False)
     key = idempotency_key(deps, idempotency_key_, prefix="charge")
-    now = deps.clock.now()
-    when = instant(at, field="at", default=now)
-    not_in_future(when, now, field="at")
     target = _target(category, product)
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
+        when = instant(at, field="at", default=now)
+        not_in_future(when, now, field="at")
         request = {
             "op": "charge", "account": account, "amount": str(amount), "unit": unit,
             "category": str(target.category), "product": target.product, "at": when.isoformat(),

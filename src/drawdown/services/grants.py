@@ -76,8 +76,8 @@ def issue_grant(deps: Deps, request: GrantRequest, *, actor: str, idempotency_ke
     """Validate and save a grant, and post its issuance. Replaying the key returns the grant."""
     who, _ = actor_and_reason(actor, None, reason_required=False)
     key = idempotency_key(deps, idempotency_key_, prefix="grant")
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         return issue_within(deps, uow, request, actor=who, key=key, now=now)
 
 
@@ -172,8 +172,8 @@ def void_grant(
     """Void a grant: remove what is left of it. Irreversible; a second void is refused."""
     who, why = actor_and_reason(actor, reason, reason_required=True)
     key = idempotency_key(deps, idempotency_key_, prefix="void")
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         digest, original = replay(uow, key, {"op": "void_grant", "grant_id": grant_id, "reason": why})
         if original is not None:
             return original

@@ -107,8 +107,8 @@ def finalize_invoice(deps: Deps, account: str, period: str, *, actor: str) -> In
     retries and invoice runs never create a second one.
     """
     who, _ = actor_and_reason(actor, None, reason_required=False)
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         payer = account_of(uow, account)
         billing = month_period(period, zone(payer.time_zone))
         unit = unit_of(uow, payer.currency)
@@ -308,8 +308,8 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
     """Void a finalized invoice: reinstate the credits it drew (a reversing transaction linked
     to the original) and void the unused rest of the rebate and SLA grants it issued."""
     who, why = actor_and_reason(actor, reason, reason_required=True)
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         stored = _stored(uow, invoice_id)
         if stored.status is InvoiceStatus.VOIDED:
             raise InvoiceAlreadyVoided(f"invoice {invoice_id} was already voided", field="invoice_id")
@@ -349,8 +349,8 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
 def issue_credit_note(deps: Deps, invoice_id: str, amount: object, *, reason: str, actor: str) -> CreditNote:
     """Correct a finalized invoice by reducing what it still owes; the invoice is never edited."""
     _, why = actor_and_reason(actor, reason, reason_required=True)
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         stored = _stored(uow, invoice_id)
         unit = unit_of(uow, stored.currency)
         units = parse_amount(amount, unit)

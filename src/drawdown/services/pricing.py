@@ -23,8 +23,8 @@ def publish_price_book(
     deps: Deps, book_id: str, unit: str, prices: Sequence[Mapping[str, Any]], *, effective_at: object = None
 ) -> PriceBook:
     """Add the next version of a price book; earlier versions stay for re-rating old periods."""
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         unit_obj = unit_of(uow, unit)
         versions = uow.price_books.versions(require_id(book_id, field="price_book"))
         book = PriceBook(
@@ -40,8 +40,8 @@ def publish_price_book(
 
 def amend_contract(deps: Deps, account: str, terms: Mapping[str, Any], *, effective_at: object = None) -> Contract:
     """Add the next version of an account's contract; every earlier version is kept."""
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         payer = account_of(uow, account)
         versions = uow.contracts.versions(payer.id)
         contract = contract_from(
@@ -100,8 +100,8 @@ def record_availability(
     if not 0 <= value <= 100:
         raise InvalidField("percent must be from 0 to 100", field="percent")
     record = Availability(require_id(product, field="product"), value, require_id(incident_ref, field="incident_ref"))
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         payer = account_of(uow, account)
         uow.availability.record(
             payer.id, record, instant(occurred_at, field="occurred_at", default=now), deps.ids.new("av")

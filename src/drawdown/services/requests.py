@@ -79,8 +79,8 @@ def book_key(request: WriteRequest, suffix: str = "") -> str | None:
 def run_write(deps: Deps, request: WriteRequest, action: Callable[[Deps], Rendered]) -> WriteOutcome:
     check_key(request.idempotency_key)
     digest = request_hash(request.method_path, request.body)
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         stored = _replay(uow, request, digest)
         if stored is not None:
             return WriteOutcome(stored.status, stored.body, True, ())
