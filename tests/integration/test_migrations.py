@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from drawdown.book import open_book
 from drawdown.domain.usage import Window, parse_event
@@ -49,3 +50,40 @@ def test_downgrading_below_0006_restores_every_event_fingerprint(store_url: str,
         upgrade(engine)
     if url != store_url:
         pg.drop_database(url)
+
+
+def test_sqlite_keeps_usage_events_in_their_key_order_and_a_downgrade_keeps_every_event(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    """0008 rebuilds the table WITHOUT ROWID (one B-tree fewer per event); both ways copy every row."""
+    raws = [
+        {"key": f"e{i}", "account": "acme", "type": "call", "time": (START - timedelta(minutes=i)).isoformat(),
+         "quantity": f"{i}.5", "properties": {"region": "eu", "tier": i}}
+        for i in range(50)
+    ]  # fmt: skip
+    with open_book(f"sqlite:///{tmp_path}/book.db", clock=clock) as book:
+        book.create_account("acme", currency="USD")
+        book.define_meter("calls", event_type="call", aggregation="sum")
+        assert book.ingest(raws).accepted == len(raws)
+        engine = book.engine
+        assert "WITHOUT ROWID" in _table_sql(engine)
+        before = _events(engine)
+        downgrade(engine, "0007")
+        assert "WITHOUT ROWID" not in _table_sql(engine)
+        assert _events(engine) == before
+        upgrade(engine)
+        assert "WITHOUT ROWID" in _table_sql(engine)
+        assert _events(engine) == before
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert book.ingest(raws).duplicates == len(raws)
+
+
+def _table_sql(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'usage_events'")).scalar_one())
+
+
+def _events(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text("SELECT * FROM usage_events ORDER BY key"))]

@@ -40,6 +40,7 @@ from drawdown.storage.schema import (
 )
 
 _KEYS_PER_QUERY = 1_000
+_EVENT_COPY_TYPES = ["text", "text", "text", "int8", "int8", "text", "int8", "int4"]  # usage_events' columns
 
 
 class Settings:
@@ -190,7 +191,12 @@ class Events:
         assert raw is not None
         if self.conn.dialect.name == "postgresql":
             # COPY is PostgreSQL's bulk path; it runs inside this unit of work's transaction.
-            with raw.cursor() as cursor, cursor.copy(f"COPY usage_events ({columns}) FROM STDIN") as copy:
+            # In binary, integers go as 8 bytes and text as it is, with nothing to escape.
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY usage_events ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+            ):
+                copy.set_types(_EVENT_COPY_TYPES)
                 for row in ordered:
                     copy.write_row(row)
             return
