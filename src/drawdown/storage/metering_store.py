@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, Integer, String, Text, and_, case, func, insert, select, update
 
 from drawdown.domain import limits
 from drawdown.domain.enforcement import AccountEnforcement, Mode
@@ -40,7 +40,9 @@ from drawdown.storage.schema import (
 )
 
 _KEYS_PER_QUERY = 1_000
-_EVENT_COPY_TYPES = ["text", "text", "text", "int8", "int8", "text", "int8", "int4"]  # usage_events' columns
+# PostgreSQL's binary COPY sends each column as its type's wire format, named here
+_COPY_TYPES = {BigInteger: "int8", Integer: "int4", String: "text", Text: "text"}
+_EVENT_COPY_TYPES = [_COPY_TYPES[type(column.type)] for column in usage_events.columns]
 
 
 class Settings:
