@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -56,10 +57,17 @@ class StoredInvoice:
     amount_due_units: int
     commit_spend_units: int  # spend that counts toward commitments (after discounts, before credits)
     usage_cutoff: datetime  # usage recorded up to this instant is on this invoice
-    document: dict[str, Any]
+    document_json: str  # the frozen explanation, as stored (canonical JSON)
     finalized_at: datetime
     voided_at: datetime | None = None
     credit_notes: tuple[CreditNote, ...] = ()
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The explanation document, decoded when asked for: an invoice run reads every
+        account's latest invoice for its period and cutoff, never its document."""
+        found: dict[str, Any] = json.loads(self.document_json)
+        return found
 
     @property
     def credited_by_notes_units(self) -> int:

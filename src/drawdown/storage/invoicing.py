@@ -146,7 +146,7 @@ class Invoices:
             currency=row["currency"], status=InvoiceStatus(row["status"]), subtotal_units=row["subtotal_units"],
             credits_units=row["credits_units"], amount_due_units=row["amount_due_units"],
             commit_spend_units=row["commit_spend_units"],
-            usage_cutoff=from_micros(row["usage_cutoff"]), document=json.loads(row["document"]),
+            usage_cutoff=from_micros(row["usage_cutoff"]), document_json=row["document"],
             finalized_at=from_micros(row["finalized_at"]),
             voided_at=None if row["voided_at"] is None else from_micros(row["voided_at"]), credit_notes=notes,
         )  # fmt: skip
