@@ -8,13 +8,11 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
 from typing import Any, Self
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -25,7 +23,7 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.definition_cache import Definition, DefinitionCache
-from drawdown.storage.engine import is_memory_url
+from drawdown.storage.engine import is_memory_url, writer_lock
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
@@ -113,24 +111,6 @@ class Grants:
     def add(self, grant: Grant) -> None:
         self.conn.execute(insert(grants).values(rows.grant_row(grant)))
         self.ledger.add_grant_projection(grant)
-
-
-_WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def writer_lock(engine: Engine) -> threading.RLock:
-    """SQLite writers of one process queue on this lock before ``BEGIN IMMEDIATE``.
-
-    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
-    turns contention between a server's threads into long tail latencies; a lock hands the
-    writer slot over at once. Other processes still meet the database lock and busy timeout.
-    """
-    with _LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.RLock()
-        return lock
 
 
 class SqlUnitOfWork:
