@@ -50,3 +50,22 @@ def test_no_source_file_updates_or_deletes_ledger_rows() -> None:
         for m in pattern.finditer(p.read_text())
     ]
     assert hits == []
+
+
+def test_no_source_file_updates_or_deletes_rows_the_process_caches() -> None:
+    """Units, rate-card versions, accounts and grants are cached per process once read from a
+    committed row (storage/definition_cache.py, grant_cache.py): that is only right while
+    nothing ever changes or removes one."""
+    tables = r"(accounts|units|rate_cards|grants)"
+    pattern = re.compile(
+        rf"(update|delete)\(\s*{tables}\b|(UPDATE|DELETE FROM)\s+{tables}\b|\b{tables}\.(update|delete)\(",
+        re.IGNORECASE,
+    )
+    migrations = SRC / "storage" / "migrations"
+    hits = [
+        f"{p.relative_to(SRC)}:{m.group(0)}"
+        for p in SRC.rglob("*.py")
+        if migrations not in p.parents
+        for m in pattern.finditer(p.read_text())
+    ]
+    assert hits == []

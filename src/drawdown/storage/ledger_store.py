@@ -28,6 +28,7 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.ledger import (
     EntryKind,
+    Posting,
     StoredLink,
     Transaction,
     TransactionDraft,
@@ -111,6 +112,12 @@ class LedgerStore:
     def get(self, tx_id: str) -> Transaction | None:
         found = sql.P_TRANSACTION_BY_ID.mappings(self.conn, {"tx_id": tx_id})
         return self._with_postings(found)[0] if found else None
+
+    def postings_of(self, tx_id: str) -> tuple[Posting, ...]:
+        """A transaction's postings in leg order, in one statement (a capture needs only its hold's legs)."""
+        return tuple(
+            rows.posting_from(leg) for leg in sql.P_ENTRIES_OF_TRANSACTION.mappings(self.conn, {"tx_id": tx_id})
+        )
 
     def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
         """Stored transactions in chain order as undecoded primitives, for verification.

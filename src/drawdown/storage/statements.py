@@ -99,6 +99,11 @@ _HOLD, _RC, _AE = holds.c, rate_cards.c, account_enforcement.c
 P_TRANSACTION_BY_ID = Prepared(TRANSACTION_BY_ID)
 P_UNIT = Prepared(select(units).where(units.c.code == bindparam("code")))
 P_ENTRIES_OF_SEQ = Prepared(select(ledger_entries).where(_E.tx_seq == bindparam("seq")).order_by(_E.leg))
+P_ENTRIES_OF_TRANSACTION = Prepared(
+    select(ledger_entries)
+    .where(_E.tx_seq == select(_T.seq).where(_T.id == bindparam("tx_id")).scalar_subquery())
+    .order_by(_E.leg)
+)
 P_SETTING = Prepared(select(settings.c.value).where(settings.c.key == bindparam("key")))
 P_ACCOUNT_ENFORCEMENT = Prepared(select(account_enforcement).where(_AE.account_id == bindparam("account_id")))
 P_RATE_CARD = Prepared(select(rate_cards).where(_RC.id == bindparam("card_id"), _RC.version == bindparam("version")))

@@ -62,12 +62,23 @@ class Units:
 
 
 class Accounts:
-    def __init__(self, conn: Connection) -> None:
+    """Accounts are insert-only: one read from a committed row is cached (see definition_cache)."""
+
+    def __init__(self, conn: Connection, cache: DefinitionCache, read: list[Definition]) -> None:
         self.conn = conn
+        self.cache = cache
+        self.read = read  # what this unit of work read, for the cache once it commits
 
     def get(self, account_id: str) -> Account | None:
+        cached = self.cache.account(account_id)
+        if cached is not None:
+            return cached
         found = sql.P_ACCOUNT_BY_ID.mappings(self.conn, {"account_id": account_id})
-        return rows.account_from(found[0]) if found else None
+        if not found:
+            return None
+        account = rows.account_from(found[0])
+        self.read.append(account)
+        return account
 
     def add(self, account: Account) -> None:
         self.conn.execute(insert(accounts).values(rows.account_row(account)))
@@ -154,7 +165,7 @@ class SqlUnitOfWork:
             self.conn.execute(sql.LOCK_HEAD)
         self.ledger = LedgerStore(self.conn, self.grant_cache)
         self.units = Units(self.conn, self.definitions, self.definitions_read)
-        self.accounts = Accounts(self.conn)
+        self.accounts = Accounts(self.conn, self.definitions, self.definitions_read)
         self.grants = Grants(self.conn, self.ledger)
         self.settings = Settings(self.conn)
         self.rate_cards = RateCards(self.conn, self.definitions, self.definitions_read)
