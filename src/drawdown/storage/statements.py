@@ -113,6 +113,9 @@ P_RATE_CARD_IN_FORCE = Prepared(
     .order_by(_RC.version.desc())
     .limit(1)
 )
+P_NEWEST_RATE_CARD = Prepared(
+    select(_RC.version, _RC.effective_at).where(_RC.id == bindparam("card_id")).order_by(_RC.version.desc()).limit(1)
+)
 P_INSERT_HOLD = Prepared(insert(holds))
 P_HOLD_BY_ID = Prepared(select(holds).where(_HOLD.id == bindparam("hold_id")))
 P_RESOLVE_HOLD = Prepared(
