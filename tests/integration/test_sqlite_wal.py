@@ -6,7 +6,10 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from drawdown.book import open_book
+from drawdown.storage import engine
 
 
 def checkpointers() -> int:
@@ -37,7 +40,10 @@ def wal_restarts(wal: Path) -> int:
     return int.from_bytes(wal.read_bytes()[12:16], "big")
 
 
-def test_the_wal_starts_over_from_its_beginning_under_a_steady_stream_of_writes(tmp_path: Path) -> None:
+def test_the_wal_starts_over_from_its_beginning_under_a_steady_stream_of_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "SQLITE_WAL_RESTART_FRAMES", 256)  # a long WAL, for this test's pace
     db = tmp_path / "steady.db"
     with open_book(f"sqlite:///{db}") as book:
         book.create_account("acme", currency="USD")

@@ -17,9 +17,10 @@ SQLite starts writing the WAL from its beginning again only when a writer finds 
 already checkpointed. A PASSIVE checkpoint alone never gets there under a steady stream of
 commits (some commit always lands while it runs), so the WAL grew without bound (440 MB
 after 2,400 reserve + capture pairs) and each commit, appending to an ever longer file,
-cost three to four times as much. So each round ends with a short FULL pass over what was
-committed during the PASSIVE one, holding this process's writer lock (and, through SQLite,
-every other process's writer off for that moment).
+cost three to four times as much. So once the WAL is long (``SQLITE_WAL_RESTART_FRAMES``) a
+round ends with a short FULL pass over what was committed during the PASSIVE one, holding
+this process's writer lock (and, through SQLite, every other process's writer off for that
+moment).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from drawdown.domain.errors import InvalidField
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_SECONDS = 0.5
 SQLITE_CHECKPOINT_LOCK_WAIT_SECONDS = 1.0  # a round that cannot get the writer lock by then skips its FULL pass
+# A round takes the writer lock for its FULL pass only once the WAL holds this many frames
+# (64 MB of 4 KB pages): the pass fsyncs twice, and writers wait that long (5-20 ms on a
+# small VM), so it runs about every two seconds under the heaviest load, never when light.
+SQLITE_WAL_RESTART_FRAMES = 16_384
 
 _WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
@@ -160,7 +165,7 @@ class WalCheckpointer:
             return None  # not created yet
 
     def _checkpoint(self, conn: sqlite3.Connection | None) -> None:
-        """Copy the WAL into the file without blocking anyone, then catch up under the writer lock.
+        """Copy the WAL into the file without blocking anyone; once it is long, catch up under the writer lock.
 
         The PASSIVE pass does the bulk of the copying and fsyncing; the FULL pass finds only
         what was committed meanwhile, and no writer commits while it runs, so it leaves the
@@ -169,10 +174,11 @@ class WalCheckpointer:
         """
         if conn is None:
             return
+        frames = 0
         with suppress(sqlite3.Error):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            (_, frames, _), *_ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         engine = self.engine()
-        if engine is None:
+        if engine is None or frames < SQLITE_WAL_RESTART_FRAMES:
             return
         lock = writer_lock(engine)
         del engine  # held weakly: the thread must not keep a dropped engine alive
