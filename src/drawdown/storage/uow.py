@@ -12,9 +12,9 @@ import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property, partial
+from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, event, insert, select
 
@@ -125,6 +125,29 @@ class Grants:
     def add(self, grant: Grant) -> None:
         self.conn.execute(insert(grants).values(rows.grant_row(grant)))
         self.ledger.add_grant_projection(grant)
+
+
+R = TypeVar("R")
+
+
+class _made_on_first_use(Generic[R]):  # noqa: N801 - used as a decorator, like functools.cached_property
+    """A unit of work's repository, made on first use and kept in the instance's ``__dict__``
+    (which then answers every later lookup): ``functools.cached_property`` without the lock
+    it takes in Python 3.11, which costs more than making a repository."""
+
+    def __init__(self, make: Callable[[SqlUnitOfWork], R]) -> None:
+        self.make = make
+        self.name = make.__name__
+
+    @overload
+    def __get__(self, uow: None, owner: type[SqlUnitOfWork]) -> _made_on_first_use[R]: ...
+    @overload
+    def __get__(self, uow: SqlUnitOfWork, owner: type[SqlUnitOfWork]) -> R: ...
+    def __get__(self, uow: SqlUnitOfWork | None, owner: type[SqlUnitOfWork]) -> R | _made_on_first_use[R]:
+        if uow is None:
+            return self
+        made = uow.__dict__[self.name] = self.make(uow)
+        return made
 
 
 class WriterConnection:
@@ -254,75 +277,75 @@ class SqlUnitOfWork:
 
     # Repositories are made on first use: a unit of work uses two or three of them.
 
-    @cached_property
+    @_made_on_first_use
     def ledger(self) -> LedgerStore:
         return LedgerStore(self.conn, self.grant_cache)
 
-    @cached_property
+    @_made_on_first_use
     def units(self) -> Units:
         return Units(self.conn, self.definitions, self.definitions_read)
 
-    @cached_property
+    @_made_on_first_use
     def accounts(self) -> Accounts:
         return Accounts(self.conn, self.definitions, self.definitions_read)
 
-    @cached_property
+    @_made_on_first_use
     def grants(self) -> Grants:
         return Grants(self.conn, self.ledger)
 
-    @cached_property
+    @_made_on_first_use
     def settings(self) -> Settings:
         return Settings(self.conn, self.settings_cache)
 
-    @cached_property
+    @_made_on_first_use
     def rate_cards(self) -> RateCards:
         return RateCards(self.conn, self.definitions, self.definitions_read, self.settings_cache)
 
-    @cached_property
+    @_made_on_first_use
     def meters(self) -> Meters:
         return Meters(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def events(self) -> Events:
         return Events(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def holds(self) -> Holds:
         return Holds(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def price_books(self) -> PriceBooks:
         return PriceBooks(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def contracts(self) -> Contracts:
         return Contracts(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def invoices(self) -> Invoices:
         return Invoices(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def usage(self) -> MeteredUsage:
         return MeteredUsage(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def availability(self) -> StoredAvailability:
         return StoredAvailability(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def api_keys(self) -> ApiKeys:
         return ApiKeys(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def idempotency(self) -> IdempotencyKeys:
         return IdempotencyKeys(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def audit(self) -> AuditRecords:
         return AuditRecords(self.conn)
 
-    @cached_property
+    @_made_on_first_use
     def finops(self) -> FinOpsStore:
         return FinOpsStore(self.conn)
 
