@@ -9,9 +9,10 @@ result. Cached values are shared: callers treat them, like every domain value, a
 
 A unit of work hands what it read to :meth:`DefinitionCache.remember` only after it has
 committed, so a definition inserted by a transaction that rolled back is never cached.
-What can change is never cached: which version of a card is in force at an instant (a
+What can change is never cached here: which version of a card is in force at an instant (a
 newer version may be defined at any time, by any process) and an account's pin are read
-from the database on every use; only the immutable version they name comes from here.
+from the database, or from :mod:`drawdown.storage.settings_cache` while it can prove nobody
+changed them; only the immutable version they name comes from here.
 """
 
 from __future__ import annotations
