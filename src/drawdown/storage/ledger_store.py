@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from drawdown.domain import limits
 from drawdown.domain.balances import Balance, GrantState
@@ -41,7 +41,6 @@ from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.projections import ACCOUNT_KINDS, Projector
 from drawdown.storage.schema import (
     account_balances,
-    balance_checkpoints,
     grant_balances,
     ledger_entries,
     ledger_transactions,
@@ -254,33 +253,20 @@ class LedgerStore:
         return states, {EntryKind(k): v for k, v in kinds.items()}
 
     def _totals_as_of(self, account_id: str, unit: str, at: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-        c = balance_checkpoints.c
-        checkpoint = self.conn.execute(
-            select(c.as_of, c.totals)
-            .where(c.account_id == account_id, c.unit == unit, c.as_of <= at)
-            .order_by(c.as_of.desc())
-            .limit(1)
-        ).first()
+        checkpoint = sql.P_CHECKPOINT_AT_OR_BEFORE.rows(self.conn, {"account_id": account_id, "unit": unit, "at": at})
         start = -(2**62)
         kinds: dict[str, int] = defaultdict(int)
         per_grant: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        if checkpoint is not None:
-            start = checkpoint.as_of
-            saved = json.loads(checkpoint.totals)
+        if checkpoint:
+            ((start, text),) = checkpoint
+            saved = json.loads(text)
             kinds.update(saved["kinds"])
             for gid, totals in saved["grants"].items():
                 per_grant[gid].update(totals)
-        e = ledger_entries.c
-        window = and_(e.unit == unit, e.effective_at > start, e.effective_at <= at)
-        for kind, amount in self.conn.execute(
-            select(e.kind, func.sum(e.amount)).where(window, e.account_id == account_id).group_by(e.kind)
-        ):
+        window = {"account_id": account_id, "unit": unit, "start": start, "at": at}
+        for kind, amount in sql.P_KIND_TOTALS_BETWEEN.rows(self.conn, window):
             kinds[kind] += int(amount)
-        for grant_id, kind, amount in self.conn.execute(
-            select(e.grant_id, e.kind, func.sum(e.amount))
-            .where(window, e.owner_id == account_id, e.grant_id.is_not(None))
-            .group_by(e.grant_id, e.kind)
-        ):
+        for grant_id, kind, amount in sql.P_GRANT_TOTALS_BETWEEN.rows(self.conn, window):
             per_grant[grant_id][kind] += int(amount)
         return dict(kinds), {gid: dict(t) for gid, t in per_grant.items()}
 

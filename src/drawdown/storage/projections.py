@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from drawdown.domain import limits
 from drawdown.domain.balances import GrantState, summarize
@@ -207,21 +207,11 @@ class Projector:
         return newest
 
     def _checkpoint(self, account_id: str, unit: str, as_of: int) -> None:
-        c, t = balance_checkpoints.c, account_balances.c
         kinds, per_grant = self.totals_as_of(account_id, unit, as_of)
-        self.conn.execute(
-            delete(balance_checkpoints).where(c.account_id == account_id, c.unit == unit, c.as_of == as_of)
-        )
-        self.conn.execute(
-            insert(balance_checkpoints).values(
-                account_id=account_id, unit=unit, as_of=as_of, totals=rows.dumps({"kinds": kinds, "grants": per_grant})
-            )
-        )
-        self.conn.execute(
-            update(account_balances)
-            .where(t.account_id == account_id, t.unit == unit)
-            .values(entries_since_checkpoint=0, checkpoint_at=as_of)
-        )
+        key = {"account_id": account_id, "unit": unit, "as_of": as_of}
+        sql.P_DELETE_CHECKPOINT.run(self.conn, key)
+        sql.P_INSERT_CHECKPOINT.run(self.conn, {**key, "totals": rows.dumps({"kinds": kinds, "grants": per_grant})})
+        sql.P_CHECKPOINT_TAKEN.run(self.conn, key)
 
 
 def _buckets(

@@ -7,7 +7,7 @@ about four times cheaper per execution than building the same statement in the c
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from drawdown.domain.holds import HoldStatus
 from drawdown.storage.prepared import Prepared
@@ -15,6 +15,7 @@ from drawdown.storage.schema import (
     account_balances,
     account_enforcement,
     accounts,
+    balance_checkpoints,
     grant_balances,
     grants,
     holds,
@@ -88,6 +89,33 @@ FOLD_ACCOUNT_BALANCE = (
     .values({name: getattr(_AB, name) + bindparam(f"d_{name}") for name in FOLDED_ACCOUNT_COLUMNS})
     .values(computed_at=bindparam("now"))
     .returning(_AB.entries_since_checkpoint, _AB.checkpoint_at)
+)
+
+# Balance checkpoints: the newest at or before an instant, entry totals in (start, at] by
+# kind and by grant, and the writes of a new one (every CHECKPOINT_EVERY_ENTRIES entries).
+_CP = balance_checkpoints.c
+_WINDOW = (_E.unit == bindparam("unit"), _E.effective_at > bindparam("start"), _E.effective_at <= bindparam("at"))
+P_CHECKPOINT_AT_OR_BEFORE = Prepared(
+    select(_CP.as_of, _CP.totals)
+    .where(_CP.account_id == bindparam("account_id"), _CP.unit == bindparam("unit"), _CP.as_of <= bindparam("at"))
+    .order_by(_CP.as_of.desc())
+    .limit(1)
+)
+P_KIND_TOTALS_BETWEEN = Prepared(
+    select(_E.kind, func.sum(_E.amount)).where(*_WINDOW, _E.account_id == bindparam("account_id")).group_by(_E.kind)
+)
+P_GRANT_TOTALS_BETWEEN = Prepared(
+    select(_E.grant_id, _E.kind, func.sum(_E.amount))
+    .where(*_WINDOW, _E.owner_id == bindparam("account_id"), _E.grant_id.is_not(None))
+    .group_by(_E.grant_id, _E.kind)
+)
+_CHECKPOINT_KEY = (_CP.account_id == bindparam("account_id"), _CP.unit == bindparam("unit"))
+P_DELETE_CHECKPOINT = Prepared(delete(balance_checkpoints).where(*_CHECKPOINT_KEY, _CP.as_of == bindparam("as_of")))
+P_INSERT_CHECKPOINT = Prepared(insert(balance_checkpoints))
+P_CHECKPOINT_TAKEN = Prepared(
+    update(account_balances)
+    .where(_AB.account_id == bindparam("account_id"), _AB.unit == bindparam("unit"))
+    .values(entries_since_checkpoint=0, checkpoint_at=bindparam("as_of"))
 )
 
 # The same statements prepared for the driver's cursor (see prepared.py), where the ledger
