@@ -27,8 +27,9 @@ from drawdown.storage.engine import engine_for, is_memory_url
 from drawdown.storage.fast_reads import CurrentBalances
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.migrate import upgrade
-from drawdown.storage.uow import SqlUnitOfWork, WriterConnection, pinned
+from drawdown.storage.uow import SqlUnitOfWork, pinned
 from drawdown.storage.workers import process_workers
+from drawdown.storage.writer import WriterConnection
 
 DEFAULT_URL = "sqlite:///drawdown.db"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

@@ -8,15 +8,13 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
-import os
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, overload
 
-from sqlalchemy import Connection, Engine, event, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from drawdown.domain.accounts import Account
 from drawdown.domain.grants import Grant
@@ -33,6 +31,7 @@ from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
 from drawdown.storage.schema import accounts, grants, units
 from drawdown.storage.settings_cache import SettingsCache
+from drawdown.storage.writer import WriterConnection
 
 
 class Units:
@@ -130,14 +129,17 @@ class Grants:
 R = TypeVar("R")
 
 
-class _made_on_first_use(Generic[R]):  # noqa: N801 - used as a decorator, like functools.cached_property
+class _made_on_first_use(Generic[R]):  # noqa: N801 - reads like functools.cached_property where it is used
     """A unit of work's repository, made on first use and kept in the instance's ``__dict__``
     (which then answers every later lookup): ``functools.cached_property`` without the lock
     it takes in Python 3.11, which costs more than making a repository."""
 
     def __init__(self, make: Callable[[SqlUnitOfWork], R]) -> None:
         self.make = make
-        self.name = make.__name__
+        self.name = ""
+
+    def __set_name__(self, owner: type[SqlUnitOfWork], name: str) -> None:
+        self.name = name
 
     @overload
     def __get__(self, uow: None, owner: type[SqlUnitOfWork]) -> _made_on_first_use[R]: ...
@@ -148,76 +150,6 @@ class _made_on_first_use(Generic[R]):  # noqa: N801 - used as a decorator, like 
             return self
         made = uow.__dict__[self.name] = self.make(uow)
         return made
-
-
-class WriterConnection:
-    """The connection an SQLite file's write units of work run on, one after another.
-
-    Every SQLite write unit of work holds this process's writer lock from before its
-    ``BEGIN IMMEDIATE`` until after its ``COMMIT`` (see :func:`writer_lock`), so they can
-    share one connection instead of checking one out of the pool and returning it each time,
-    which cost SQLAlchemy about a fifth of a reserve or capture. Between units of work the
-    connection holds no transaction, so it blocks no checkpoint. A write unit of work nested
-    in another one of the same thread (the lock is re-entrant) checks a connection out as
-    before; a connection SQLAlchemy invalidated is replaced; a forked child forgets the
-    parent's; disposing the engine closes it. Settings read on it are cached while nobody
-    else has committed (see :mod:`drawdown.storage.settings_cache`).
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._conn: Connection | None = None
-        self._in_use = False
-        self.settings = SettingsCache()
-        event.listen(engine, "engine_disposed", lambda _: self.close())
-        os.register_at_fork(after_in_child=partial(_forget_in_child, weakref.ref(self)))
-
-    def take(self) -> Connection | None:
-        """The shared connection, or None while a unit of work of this thread is using it.
-
-        Only called with the writer lock held."""
-        if self._in_use:
-            return None
-        if self._conn is None or self._conn.closed or self._conn.invalidated:
-            self._conn = self.engine.connect()
-            self.settings.forget()  # a new connection: its data_version is not comparable
-        self._in_use = True
-        return self._conn
-
-    def begun(self, conn: Connection) -> SettingsCache:
-        """The unit of work on ``conn`` has begun (the write lock is held): check the cache."""
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        self.settings.begin(raw.execute("PRAGMA data_version").fetchone()[0])
-        return self.settings
-
-    def give_back(self, conn: Connection) -> None:
-        """Called with the writer lock still held, once the unit of work has ended."""
-        assert conn is self._conn
-        assert self._in_use
-        self._in_use = False
-        self.settings.end()
-        if conn.in_transaction() or conn.invalidated:  # a failed commit or rollback: start afresh next time
-            self._conn = None
-            conn.invalidate()
-            conn.close()
-
-    def close(self) -> None:
-        self.settings.forget()
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            conn.invalidate()  # closes the driver's connection now (the pool it came from is gone)
-            conn.close()
-
-    def forget(self) -> None:
-        self._conn, self._in_use = None, False
-        self.settings.forget()
-
-
-def _forget_in_child(ref: weakref.ref[WriterConnection]) -> None:
-    found = ref()
-    if found is not None:
-        found.forget()
 
 
 class SqlUnitOfWork:
@@ -276,78 +208,26 @@ class SqlUnitOfWork:
         return self
 
     # Repositories are made on first use: a unit of work uses two or three of them.
-
-    @_made_on_first_use
-    def ledger(self) -> LedgerStore:
-        return LedgerStore(self.conn, self.grant_cache)
-
-    @_made_on_first_use
-    def units(self) -> Units:
-        return Units(self.conn, self.definitions, self.definitions_read)
-
-    @_made_on_first_use
-    def accounts(self) -> Accounts:
-        return Accounts(self.conn, self.definitions, self.definitions_read)
-
-    @_made_on_first_use
-    def grants(self) -> Grants:
-        return Grants(self.conn, self.ledger)
-
-    @_made_on_first_use
-    def settings(self) -> Settings:
-        return Settings(self.conn, self.settings_cache)
-
-    @_made_on_first_use
-    def rate_cards(self) -> RateCards:
-        return RateCards(self.conn, self.definitions, self.definitions_read, self.settings_cache)
-
-    @_made_on_first_use
-    def meters(self) -> Meters:
-        return Meters(self.conn)
-
-    @_made_on_first_use
-    def events(self) -> Events:
-        return Events(self.conn)
-
-    @_made_on_first_use
-    def holds(self) -> Holds:
-        return Holds(self.conn)
-
-    @_made_on_first_use
-    def price_books(self) -> PriceBooks:
-        return PriceBooks(self.conn)
-
-    @_made_on_first_use
-    def contracts(self) -> Contracts:
-        return Contracts(self.conn)
-
-    @_made_on_first_use
-    def invoices(self) -> Invoices:
-        return Invoices(self.conn)
-
-    @_made_on_first_use
-    def usage(self) -> MeteredUsage:
-        return MeteredUsage(self.conn)
-
-    @_made_on_first_use
-    def availability(self) -> StoredAvailability:
-        return StoredAvailability(self.conn)
-
-    @_made_on_first_use
-    def api_keys(self) -> ApiKeys:
-        return ApiKeys(self.conn)
-
-    @_made_on_first_use
-    def idempotency(self) -> IdempotencyKeys:
-        return IdempotencyKeys(self.conn)
-
-    @_made_on_first_use
-    def audit(self) -> AuditRecords:
-        return AuditRecords(self.conn)
-
-    @_made_on_first_use
-    def finops(self) -> FinOpsStore:
-        return FinOpsStore(self.conn)
+    ledger = _made_on_first_use(lambda uow: LedgerStore(uow.conn, uow.grant_cache))
+    units = _made_on_first_use(lambda uow: Units(uow.conn, uow.definitions, uow.definitions_read))
+    accounts = _made_on_first_use(lambda uow: Accounts(uow.conn, uow.definitions, uow.definitions_read))
+    grants = _made_on_first_use(lambda uow: Grants(uow.conn, uow.ledger))
+    settings = _made_on_first_use(lambda uow: Settings(uow.conn, uow.settings_cache))
+    rate_cards = _made_on_first_use(
+        lambda uow: RateCards(uow.conn, uow.definitions, uow.definitions_read, uow.settings_cache)
+    )
+    meters = _made_on_first_use(lambda uow: Meters(uow.conn))
+    events = _made_on_first_use(lambda uow: Events(uow.conn))
+    holds = _made_on_first_use(lambda uow: Holds(uow.conn))
+    price_books = _made_on_first_use(lambda uow: PriceBooks(uow.conn))
+    contracts = _made_on_first_use(lambda uow: Contracts(uow.conn))
+    invoices = _made_on_first_use(lambda uow: Invoices(uow.conn))
+    usage = _made_on_first_use(lambda uow: MeteredUsage(uow.conn))
+    availability = _made_on_first_use(lambda uow: StoredAvailability(uow.conn))
+    api_keys = _made_on_first_use(lambda uow: ApiKeys(uow.conn))
+    idempotency = _made_on_first_use(lambda uow: IdempotencyKeys(uow.conn))
+    audit = _made_on_first_use(lambda uow: AuditRecords(uow.conn))
+    finops = _made_on_first_use(lambda uow: FinOpsStore(uow.conn))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
