@@ -23,15 +23,23 @@ from drawdown.domain.errors import InvalidField
 from drawdown.domain.money import parse_decimal
 from drawdown.services.ports import Clock, Deps
 from drawdown.storage.definition_cache import DefinitionCache
-from drawdown.storage.engine import engine_for
+from drawdown.storage.engine import engine_for, is_memory_url
 from drawdown.storage.fast_reads import CurrentBalances
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.migrate import upgrade
 from drawdown.storage.uow import SqlUnitOfWork, pinned
 from drawdown.storage.workers import process_workers
+from drawdown.storage.writer import WriterConnection
 
 DEFAULT_URL = "sqlite:///drawdown.db"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_PAIRS = tuple(a + b for a in _CROCKFORD for b in _CROCKFORD)  # 10 bits -> two characters
+
+
+def crockford(value: int) -> str:
+    """A 128-bit value as 26 Crockford base32 characters, most significant first (two
+    leading zero bits pad it to 130): ten bits, two characters, per step."""
+    return "".join([_CROCKFORD_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])
 
 
 def database_url(url: str | None = None) -> str:
@@ -53,9 +61,7 @@ class SortableIds:
         self.clock_ms = clock_ms
 
     def new(self, prefix: str) -> str:
-        value = (self.clock_ms() << 80) | secrets.randbits(80)
-        chars = [_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5)]
-        return f"{prefix}_{''.join(chars)}"
+        return f"{prefix}_{crockford((self.clock_ms() << 80) | secrets.randbits(80))}"
 
 
 def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool = True) -> tuple[Deps, Engine]:
@@ -64,8 +70,11 @@ def build(url: str | None = None, *, clock: Clock | None = None, migrate: bool =
     if migrate:
         upgrade(engine)
     grant_cache, definitions = GrantCache(), DefinitionCache()
+    writer = (
+        WriterConnection(engine) if engine.dialect.name == "sqlite" and not is_memory_url(str(engine.url)) else None
+    )
     deps = Deps(
-        uow=partial(SqlUnitOfWork, engine, grant_cache=grant_cache, definitions=definitions),
+        uow=partial(SqlUnitOfWork, engine, grant_cache=grant_cache, definitions=definitions, writer=writer),
         clock=clock or SystemClock(), ids=SortableIds(), current_balances=CurrentBalances(engine),
         pinned=partial(pinned, engine, grant_cache=grant_cache, definitions=definitions),
         workers=partial(process_workers, database_url(url)),

@@ -37,16 +37,27 @@ def test_the_domain_reads_no_clock_and_does_no_io() -> None:
     assert hits == []
 
 
-def test_no_source_file_updates_or_deletes_ledger_rows() -> None:
+def updates_or_deletes(tables: str) -> list[str]:
+    """Where the source (migrations aside) updates or deletes rows of the ``tables`` pattern."""
     pattern = re.compile(
-        r"(update|delete)\(\s*ledger_(transactions|entries)\b|(UPDATE|DELETE FROM)\s+ledger_(transactions|entries)",
+        rf"(update|delete)\(\s*{tables}\b|(UPDATE|DELETE FROM)\s+{tables}\b|\b{tables}\.(update|delete)\(",
         re.IGNORECASE,
     )
     migrations = SRC / "storage" / "migrations"
-    hits = [
+    return [
         f"{p.relative_to(SRC)}:{m.group(0)}"
         for p in SRC.rglob("*.py")
         if migrations not in p.parents
         for m in pattern.finditer(p.read_text())
     ]
-    assert hits == []
+
+
+def test_no_source_file_updates_or_deletes_ledger_rows() -> None:
+    assert updates_or_deletes(r"ledger_(transactions|entries)") == []
+
+
+def test_no_source_file_updates_or_deletes_rows_the_process_caches() -> None:
+    """Units, rate-card versions, accounts and grants are cached per process once read from a
+    committed row (storage/definition_cache.py, grant_cache.py): that is only right while
+    nothing ever changes or removes one."""
+    assert updates_or_deletes(r"(accounts|units|rate_cards|grants)") == []

@@ -41,6 +41,8 @@ CHECKPOINT_EVERY_ENTRIES = 512
 GRANT_CACHE_ENTRIES_MAX = 200_000
 # Units and rate-card versions kept in memory per process (insert-only, so equally safe).
 DEFINITION_CACHE_ENTRIES_MAX = 10_000
+ACCOUNT_CACHE_ENTRIES_MAX = 100_000  # accounts kept per process (insert-only rows; see definition_cache)
+SETTINGS_CACHE_ENTRIES_MAX = 100_000  # settings kept on the SQLite writer connection (see settings_cache)
 
 # Usage events and meters.
 EVENTS_PER_BATCH_MAX = 10_000

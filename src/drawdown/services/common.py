@@ -68,13 +68,19 @@ def idempotency_key(deps: Deps, key: object, *, prefix: str) -> str:
     return key
 
 
-def replay(uow: UnitOfWork, key: str, request: Mapping[str, Any]) -> tuple[str, Transaction | None]:
+def replay(
+    uow: UnitOfWork, key: str, request: Mapping[str, Any], *, minted: bool = False
+) -> tuple[str, Transaction | None]:
     """Fingerprint the request; return the original transaction if this key was used for it.
 
     The same key with different content is an :class:`IdempotencyConflict`, and nothing is
-    written.
+    written. A key :func:`idempotency_key` ``minted`` for this request (the caller gave
+    none) is 80 random bits nobody has used, so it is not looked up; the ledger's unique
+    index on keys would still refuse a collision.
     """
     digest = fingerprint(request)
+    if minted:
+        return digest, None
     found = uow.ledger.find_by_key(key)
     if found is not None and found.fingerprint != digest:
         raise IdempotencyConflict(

@@ -160,8 +160,17 @@ def price(
 
 
 def overdraft_headroom(uow: UnitOfWork, settings: AccountEnforcement, unit: str) -> int:
+    """What the overdraft may still lend: its limit minus what is owed, at least zero.
+
+    Without a limit that is zero whatever is owed, since nothing owed is ever negative (an
+    overdraft is never positive: the bank and hold-model checkers hold every step to it),
+    so the account's totals are not read.
+    """
+    limit = settings.overdraft_limit(unit)
+    if limit <= 0:
+        return 0
     owed = -uow.ledger.kind_totals(settings.account_id, unit).get(EntryKind.OVERDRAFT, 0)
-    return max(settings.overdraft_limit(unit) - owed, 0)
+    return max(limit - owed, 0)
 
 
 def assess(uow: UnitOfWork, payer: Account, feature: object, quantity: object, at: datetime) -> Assessment:

@@ -57,7 +57,7 @@ def reserve(
     with deps.uow(write=True) as uow:
         now = deps.clock.now()  # read under the writer lock, so instants follow the commit order
         request = {"op": "reserve", "account": account, "feature": feature, "quantity": str(quantity), "ttl": ttl}
-        digest, original = replay(uow, key, request)
+        digest, original = replay(uow, key, request, minted=idempotency_key_ is None)
         if original is not None:
             found = uow.holds.by_transaction(original.id)
             assert found is not None, f"hold transaction {original.id} has no hold"
@@ -117,7 +117,7 @@ def _resolve(deps: Deps, hold_id: str, quantity: object, *, actor: str, key: str
     with deps.uow(write=True) as uow:
         now = deps.clock.now()  # read under the writer lock, so instants follow the commit order
         hold = get_hold(uow, hold_id)
-        digest, original = replay(uow, tx_key, request)
+        digest, original = replay(uow, tx_key, request, minted=key is None)
         if original is not None:
             return hold
         if hold.expired_at(now):
@@ -181,9 +181,8 @@ def _settle(
 ) -> Hold:
     """Post the hold's one resolution and record it on the hold row."""
     kind, who, why, key, digest = fields
-    hold_tx = uow.ledger.get(hold.hold_tx_id)
-    assert hold_tx is not None, f"hold {hold.id} lost its transaction"
-    legs = held_legs(hold_tx.postings)
+    legs = held_legs(uow.ledger.postings_of(hold.hold_tx_id))
+    assert legs or hold.amount_units == 0, f"hold {hold.id} lost its transaction's legs"
     voided, expiring = _grant_fates(uow, legs, now)
 
     def return_into(leg: Posting) -> EntryKind:

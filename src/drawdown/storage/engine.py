@@ -8,11 +8,19 @@ check-then-post sees the latest committed state. Neither store relies on REPEATA
 
 SQLite's automatic WAL checkpoint is off: it would run inside whichever commit crossed the
 threshold, an fsync in the middle of a request (the p99 of a reserve + capture was ~20 ms
-for it). Instead each file engine has a :class:`WalCheckpointer` thread that runs a
-PASSIVE checkpoint (never blocking a reader or writer) every half second on its own
-connection, and once more when the engine is disposed. With ``synchronous=NORMAL`` a commit
-is in the WAL at once and on disk at the next checkpoint; what a power cut can lose is at
-most that half second, and a process crash loses nothing.
+for it). Instead each file engine has a :class:`WalCheckpointer` thread that checkpoints
+every half second on its own connection, and once more when the engine is disposed. With
+``synchronous=NORMAL`` a commit is in the WAL at once and on disk at the next checkpoint;
+what a power cut can lose is at most that half second, and a process crash loses nothing.
+
+SQLite starts writing the WAL from its beginning again only when a writer finds every frame
+already checkpointed. A PASSIVE checkpoint alone never gets there under a steady stream of
+commits (some commit always lands while it runs), so the WAL grew without bound (440 MB
+after 2,400 reserve + capture pairs) and each commit, appending to an ever longer file,
+cost three to four times as much. So once the WAL is long (``SQLITE_WAL_RESTART_FRAMES``) a
+round ends with a short FULL pass over what was committed during the PASSIVE one, holding
+this process's writer lock (and, through SQLite, every other process's writer off for that
+moment).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import weakref
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -32,6 +41,29 @@ from drawdown.domain.errors import InvalidField
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CHECKPOINT_SECONDS = 0.5
+SQLITE_CHECKPOINT_LOCK_WAIT_SECONDS = 1.0  # a round that cannot get the writer lock by then skips its FULL pass
+# A round takes the writer lock for its FULL pass only once the WAL holds this many frames
+# (64 MB of 4 KB pages): the pass fsyncs twice, and writers wait that long (5-20 ms on a
+# small VM), so it runs about every two seconds under the heaviest load, never when light.
+SQLITE_WAL_RESTART_FRAMES = 16_384
+
+_WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def writer_lock(engine: Engine) -> threading.RLock:
+    """SQLite writers of one process queue on this lock before ``BEGIN IMMEDIATE``.
+
+    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
+    turns contention between a server's threads into long tail latencies; a lock hands the
+    writer slot over at once. Other processes still meet the database lock and busy timeout.
+    The WAL checkpointer takes it too, for its short FULL pass.
+    """
+    with _LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.RLock()
+        return lock
 
 
 def engine_for(url: str, *, checkpoints: bool = True) -> Engine:
@@ -96,7 +128,8 @@ class WalCheckpointer:
 
     The thread holds the engine only weakly, so an engine dropped without ``dispose`` still
     lets it end; it opens the file read-write without creating it, and skips a round when
-    the file is missing or busy.
+    the file is missing or busy. Its connection never waits on SQLite's locks (timeout 0),
+    so holding the writer lock it can delay writers by one short pass, never deadlock them.
     """
 
     def __init__(self, path: str, engine: Engine) -> None:
@@ -131,8 +164,27 @@ class WalCheckpointer:
         except sqlite3.Error:
             return None  # not created yet
 
-    @staticmethod
-    def _checkpoint(conn: sqlite3.Connection | None) -> None:
-        if conn is not None:
-            with suppress(sqlite3.Error):  # busy: the next round takes it
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    def _checkpoint(self, conn: sqlite3.Connection | None) -> None:
+        """Copy the WAL into the file without blocking anyone; once it is long, catch up under the writer lock.
+
+        The PASSIVE pass does the bulk of the copying and fsyncing; the FULL pass finds only
+        what was committed meanwhile, and no writer commits while it runs, so it leaves the
+        WAL fully checkpointed and the next writer starts it from the beginning. Busy (a
+        writer of another process, or a reader on an older snapshot): the next round.
+        """
+        if conn is None:
+            return
+        frames = 0
+        with suppress(sqlite3.Error):
+            (_, frames, _), *_ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        engine = self.engine()
+        if engine is None or frames < SQLITE_WAL_RESTART_FRAMES:
+            return
+        lock = writer_lock(engine)
+        del engine  # held weakly: the thread must not keep a dropped engine alive
+        if lock.acquire(timeout=SQLITE_CHECKPOINT_LOCK_WAIT_SECONDS):
+            try:
+                with suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(FULL)").fetchall()
+            finally:
+                lock.release()

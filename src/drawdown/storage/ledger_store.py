@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, insert, select
+from sqlalchemy import Connection, Select, func, insert, select
 
 from drawdown.domain import limits
 from drawdown.domain.balances import Balance, GrantState
@@ -28,6 +27,7 @@ from drawdown.domain.grants import Grant
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.ledger import (
     EntryKind,
+    Posting,
     StoredLink,
     Transaction,
     TransactionDraft,
@@ -41,7 +41,6 @@ from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.projections import ACCOUNT_KINDS, Projector
 from drawdown.storage.schema import (
     account_balances,
-    balance_checkpoints,
     grant_balances,
     ledger_entries,
     ledger_transactions,
@@ -81,17 +80,26 @@ class LedgerStore:
         for draft, tx_id in drafts:
             check_balanced(draft.postings)
             seq += 1
-            tx = Transaction(
-                id=tx_id, seq=seq, kind=draft.kind, effective_at=draft.effective_at, recorded_at=recorded_at,
-                postings=draft.postings, actor=draft.actor, reason=draft.reason,
-                idempotency_key=draft.idempotency_key, fingerprint=draft.fingerprint,
-                links=dict(draft.links), data=dict(draft.data), prev_hash=prev_hash, hash="",
-            )  # fmt: skip
-            tx_parts = parts(tx)
+            fields = (
+                tx_id,
+                seq,
+                draft.kind,
+                draft.effective_at,
+                recorded_at,
+                draft.postings,
+                draft.actor,
+                draft.reason,
+                draft.idempotency_key,
+                draft.fingerprint,
+                dict(draft.links),
+                dict(draft.data),
+                prev_hash,
+            )  # Transaction's fields in order, but the hash: built twice, cheaper than dataclasses.replace
+            tx_parts = parts(Transaction(*fields, hash=""))
             digest = hash_parts(prev_hash, tx_parts)
             tx_rows.append(rows.transaction_row(tx_parts, prev_hash, digest))
             entry_rows.extend(rows.entry_rows(tx_parts))
-            posted.append(replace(tx, hash=digest))
+            posted.append(Transaction(*fields, hash=digest))
             prev_hash = digest
         if not posted:
             return posted
@@ -111,6 +119,12 @@ class LedgerStore:
     def get(self, tx_id: str) -> Transaction | None:
         found = sql.P_TRANSACTION_BY_ID.mappings(self.conn, {"tx_id": tx_id})
         return self._with_postings(found)[0] if found else None
+
+    def postings_of(self, tx_id: str) -> tuple[Posting, ...]:
+        """A transaction's postings in leg order, in one statement (a capture needs only its hold's legs)."""
+        return tuple(
+            rows.posting_from(leg) for leg in sql.P_ENTRIES_OF_TRANSACTION.mappings(self.conn, {"tx_id": tx_id})
+        )
 
     def scan_links(self, after_seq: int, through_seq: int, limit: int) -> list[StoredLink]:
         """Stored transactions in chain order as undecoded primitives, for verification.
@@ -239,33 +253,20 @@ class LedgerStore:
         return states, {EntryKind(k): v for k, v in kinds.items()}
 
     def _totals_as_of(self, account_id: str, unit: str, at: int) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-        c = balance_checkpoints.c
-        checkpoint = self.conn.execute(
-            select(c.as_of, c.totals)
-            .where(c.account_id == account_id, c.unit == unit, c.as_of <= at)
-            .order_by(c.as_of.desc())
-            .limit(1)
-        ).first()
+        checkpoint = sql.P_CHECKPOINT_AT_OR_BEFORE.rows(self.conn, {"account_id": account_id, "unit": unit, "at": at})
         start = -(2**62)
         kinds: dict[str, int] = defaultdict(int)
         per_grant: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        if checkpoint is not None:
-            start = checkpoint.as_of
-            saved = json.loads(checkpoint.totals)
+        if checkpoint:
+            ((start, text),) = checkpoint
+            saved = json.loads(text)
             kinds.update(saved["kinds"])
             for gid, totals in saved["grants"].items():
                 per_grant[gid].update(totals)
-        e = ledger_entries.c
-        window = and_(e.unit == unit, e.effective_at > start, e.effective_at <= at)
-        for kind, amount in self.conn.execute(
-            select(e.kind, func.sum(e.amount)).where(window, e.account_id == account_id).group_by(e.kind)
-        ):
+        window = {"account_id": account_id, "unit": unit, "start": start, "at": at}
+        for kind, amount in sql.P_KIND_TOTALS_BETWEEN.rows(self.conn, window):
             kinds[kind] += int(amount)
-        for grant_id, kind, amount in self.conn.execute(
-            select(e.grant_id, e.kind, func.sum(e.amount))
-            .where(window, e.owner_id == account_id, e.grant_id.is_not(None))
-            .group_by(e.grant_id, e.kind)
-        ):
+        for grant_id, kind, amount in sql.P_GRANT_TOTALS_BETWEEN.rows(self.conn, window):
             per_grant[grant_id][kind] += int(amount)
         return dict(kinds), {gid: dict(t) for gid, t in per_grant.items()}
 

@@ -38,6 +38,7 @@ from drawdown.storage.schema import (
     settings,
     usage_events,
 )
+from drawdown.storage.settings_cache import SettingsCache
 
 _KEYS_PER_QUERY = 1_000
 # PostgreSQL's binary COPY sends each column as its type's wire format, named here
@@ -46,18 +47,34 @@ _EVENT_COPY_TYPES = [_COPY_TYPES[type(column.type)] for column in usage_events.c
 
 
 class Settings:
-    def __init__(self, conn: Connection) -> None:
+    """Settings and per-account enforcement; on the SQLite writer connection, read through
+    :class:`~drawdown.storage.settings_cache.SettingsCache` (which every write here empties)."""
+
+    def __init__(self, conn: Connection, cache: SettingsCache | None = None) -> None:
         self.conn = conn
+        self.cache = cache
 
     def get(self, key: str) -> str | None:
+        if self.cache is not None:
+            return self.cache.get(("setting", key), lambda: self._get(key))
+        return self._get(key)
+
+    def _get(self, key: str) -> str | None:
         found = sql.P_SETTING.rows(self.conn, {"key": key})
         return found[0][0] if found else None
 
     def put(self, key: str, value: str) -> None:
+        if self.cache is not None:
+            self.cache.invalidate()
         if self.conn.execute(update(settings).where(settings.c.key == key).values(value=value)).rowcount == 0:
             self.conn.execute(insert(settings).values(key=key, value=value))
 
     def enforcement(self, account_id: str) -> AccountEnforcement:
+        if self.cache is not None:
+            return self.cache.get(("enforcement", account_id), lambda: self._enforcement(account_id))
+        return self._enforcement(account_id)
+
+    def _enforcement(self, account_id: str) -> AccountEnforcement:
         found = sql.P_ACCOUNT_ENFORCEMENT.mappings(self.conn, {"account_id": account_id})
         if not found:
             return AccountEnforcement(account_id)
@@ -68,6 +85,8 @@ class Settings:
         )  # fmt: skip
 
     def put_enforcement(self, value: AccountEnforcement) -> None:
+        if self.cache is not None:
+            self.cache.invalidate()
         fields = {
             "mode": str(value.mode), "overdraft_limits": dumps(value.overdraft_limits or {}),
             "rate_card_id": value.rate_card_id, "rate_card_version": value.rate_card_version,
@@ -99,16 +118,21 @@ class Settings:
 class RateCards:
     """Versions are insert-only: one read from a committed row is cached (see definition_cache)."""
 
-    def __init__(self, conn: Connection, cache: DefinitionCache, read: list[Definition]) -> None:
+    def __init__(
+        self, conn: Connection, cache: DefinitionCache, read: list[Definition], settings: SettingsCache | None = None
+    ) -> None:
         self.conn = conn
         self.cache = cache
         self.read = read  # what this unit of work read, for the cache once it commits
+        self.settings = settings  # the newest version of each card, on the SQLite writer connection
 
     def latest_version(self, card_id: str) -> int:
         found = self.conn.execute(select(func.max(rate_cards.c.version)).where(rate_cards.c.id == card_id)).scalar()
         return int(found or 0)
 
     def add(self, card: RateCard, created_at: int) -> None:
+        if self.settings is not None:
+            self.settings.invalidate()
         self.conn.execute(
             insert(rate_cards).values(
                 id=card.id, version=card.version, unit=card.unit, effective_at=to_micros(card.effective_at),
@@ -119,11 +143,9 @@ class RateCards:
     def get(self, card_id: str, version: int | None, at: datetime) -> RateCard | None:
         """Version ``version``, or the newest version effective at ``at`` when it is None."""
         if version is None:
-            # Which version is in force can change (a new one may be defined): always asked.
-            in_force = sql.P_RATE_CARD_IN_FORCE.rows(self.conn, {"card_id": card_id, "at": to_micros(at)})
-            if not in_force:
+            version = self._in_force(card_id, to_micros(at))
+            if version is None:
                 return None
-            version = int(in_force[0][0])
         cached = self.cache.rate_card(card_id, version)
         if cached is not None:
             return cached
@@ -135,6 +157,21 @@ class RateCards:
         card = RateCard(row["id"], row["version"], row["unit"], from_micros(row["effective_at"]), rates)
         self.read.append(card)
         return card
+
+    def _in_force(self, card_id: str, at: int) -> int | None:
+        """The newest version effective at ``at``. Which one that is changes when a version is
+        added, so it is read from the store, or from the settings cache, which a new version
+        empties: the newest version is the answer whenever it is already effective."""
+        if self.settings is not None:
+            newest = self.settings.get(("newest_rate_card", card_id), lambda: self._newest(card_id))
+            if newest is not None and newest[1] <= at:
+                return newest[0]
+        in_force = sql.P_RATE_CARD_IN_FORCE.rows(self.conn, {"card_id": card_id, "at": at})
+        return int(in_force[0][0]) if in_force else None
+
+    def _newest(self, card_id: str) -> tuple[int, int] | None:
+        found = sql.P_NEWEST_RATE_CARD.rows(self.conn, {"card_id": card_id})
+        return (int(found[0][0]), int(found[0][1])) if found else None
 
 
 class Meters:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from drawdown.domain import limits
 from drawdown.domain.balances import GrantState, summarize
@@ -45,6 +45,7 @@ ACCOUNT_KINDS = (
     EntryKind.VOIDED,
     EntryKind.OVERDRAFT,
 )
+BUCKETS = ("available", "pending", "lapsed")  # the classified balance of account_balances
 CHECKPOINT_LAG_MICROS = 3600 * 10**6  # checkpoints trail the posting instant by an hour
 _NEVER = 2**62
 
@@ -113,6 +114,8 @@ class Projector:
         recorded_at: datetime,
         windows: Mapping[str, tuple[datetime, datetime | None]],
     ) -> None:
+        if not change.new_grants and self._fold_in_place(account_id, unit, change, recorded_at, windows):
+            return
         rows_found = sql.P_ACCOUNT_BALANCE.mappings(self.conn, {"account_id": account_id, "unit": unit})
         found = rows_found[0] if rows_found else None
         row: dict[str, Any] = dict(found) if found is not None else _empty_row(account_id, unit)
@@ -137,6 +140,36 @@ class Projector:
         if row["entries_since_checkpoint"] >= limits.CHECKPOINT_EVERY_ENTRIES:
             self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
 
+    def _fold_in_place(
+        self,
+        account_id: str,
+        unit: str,
+        change: _AccountChange,
+        recorded_at: datetime,
+        windows: Mapping[str, tuple[datetime, datetime | None]],
+    ) -> bool:
+        """The common case in one statement: the row exists and its classification is still
+        valid at the posting instant, so the totals and buckets grow by what the legs add
+        (what ``_fold_account`` would compute from the row, without reading it first).
+        False, with nothing written, when the row is missing or its classification lapsed."""
+        now = to_micros(recorded_at)
+        params: dict[str, Any] = {f"d_{kind}": amount for kind, amount in change.kinds.items()}
+        params.update({f"d_{bucket}": amount for bucket, amount in _buckets(change, recorded_at, windows).items()})
+        params.update(key_account=account_id, key_unit=unit, now=now, d_entries_since_checkpoint=change.entries)
+        folded = sql.P_FOLD_ACCOUNT_BALANCE.rows(self.conn, params)
+        if not folded:
+            return False
+        ((entries, checkpoint_at),) = folded
+        if checkpoint_at is not None and change.earliest <= checkpoint_at:
+            t = account_balances.c
+            kept = self._drop_checkpoints(account_id, unit, change.earliest)
+            self.conn.execute(
+                update(account_balances).where(t.account_id == account_id, t.unit == unit).values(checkpoint_at=kept)
+            )
+        if entries >= limits.CHECKPOINT_EVERY_ENTRIES:
+            self._checkpoint(account_id, unit, now - CHECKPOINT_LAG_MICROS)
+        return True
+
     def _classify_legs(
         self,
         row: dict[str, Any],
@@ -145,14 +178,8 @@ class Projector:
         windows: Mapping[str, tuple[datetime, datetime | None]],
     ) -> None:
         """Add each grant leg to the bucket its grant is in at ``at``."""
-        for grant_id, amount in change.grant_legs:
-            effective_at, expires_at = windows[grant_id]
-            if at < effective_at:
-                row["pending"] += amount
-            elif expires_at is not None and at >= expires_at:
-                row["lapsed"] += amount
-            else:
-                row["available"] += amount
+        for bucket, amount in _buckets(change, at, windows).items():
+            row[bucket] += amount
         for grant_id in change.new_grants:
             for moment in windows[grant_id]:
                 if moment is not None and moment > at:
@@ -180,21 +207,28 @@ class Projector:
         return newest
 
     def _checkpoint(self, account_id: str, unit: str, as_of: int) -> None:
-        c, t = balance_checkpoints.c, account_balances.c
         kinds, per_grant = self.totals_as_of(account_id, unit, as_of)
-        self.conn.execute(
-            delete(balance_checkpoints).where(c.account_id == account_id, c.unit == unit, c.as_of == as_of)
-        )
-        self.conn.execute(
-            insert(balance_checkpoints).values(
-                account_id=account_id, unit=unit, as_of=as_of, totals=rows.dumps({"kinds": kinds, "grants": per_grant})
-            )
-        )
-        self.conn.execute(
-            update(account_balances)
-            .where(t.account_id == account_id, t.unit == unit)
-            .values(entries_since_checkpoint=0, checkpoint_at=as_of)
-        )
+        key = {"account_id": account_id, "unit": unit, "as_of": as_of}
+        sql.P_DELETE_CHECKPOINT.run(self.conn, key)
+        sql.P_INSERT_CHECKPOINT.run(self.conn, {**key, "totals": rows.dumps({"kinds": kinds, "grants": per_grant})})
+        sql.P_CHECKPOINT_TAKEN.run(self.conn, key)
+
+
+def _buckets(
+    change: _AccountChange, at: datetime, windows: Mapping[str, tuple[datetime, datetime | None]]
+) -> dict[str, int]:
+    """What the grant legs add to each bucket (available, pending, lapsed): a leg goes to the
+    bucket its grant is in at ``at``."""
+    found = dict.fromkeys(BUCKETS, 0)
+    for grant_id, amount in change.grant_legs:
+        effective_at, expires_at = windows[grant_id]
+        if at < effective_at:
+            found["pending"] += amount
+        elif expires_at is not None and at >= expires_at:
+            found["lapsed"] += amount
+        else:
+            found["available"] += amount
+    return found
 
 
 def _empty_row(account_id: str, unit: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ about four times cheaper per execution than building the same statement in the c
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 
 from drawdown.domain.holds import HoldStatus
 from drawdown.storage.prepared import Prepared
@@ -15,6 +15,7 @@ from drawdown.storage.schema import (
     account_balances,
     account_enforcement,
     accounts,
+    balance_checkpoints,
     grant_balances,
     grants,
     holds,
@@ -70,6 +71,53 @@ WRITE_ACCOUNT_BALANCE = (
     .values({name: bindparam(f"v_{name}") for name in ACCOUNT_BALANCE_COLUMNS})
 )
 
+# A fold into an account's row whose classification is still valid at the posting instant
+# ("now"): every total and bucket grows by its delta; no row comes back when the row is
+# missing or its classification has lapsed, and nothing is written then.
+FOLDED_ACCOUNT_COLUMNS = (
+    "issued", "hold", "consumed", "expired", "voided", "overdraft", "available", "pending", "lapsed",
+    "entries_since_checkpoint",
+)  # fmt: skip
+FOLD_ACCOUNT_BALANCE = (
+    update(account_balances)
+    .where(
+        _AB.account_id == bindparam("key_account"),
+        _AB.unit == bindparam("key_unit"),
+        _AB.computed_at <= bindparam("now"),
+        or_(_AB.valid_until.is_(None), _AB.valid_until > bindparam("now")),
+    )
+    .values({name: getattr(_AB, name) + bindparam(f"d_{name}") for name in FOLDED_ACCOUNT_COLUMNS})
+    .values(computed_at=bindparam("now"))
+    .returning(_AB.entries_since_checkpoint, _AB.checkpoint_at)
+)
+
+# Balance checkpoints: the newest at or before an instant, entry totals in (start, at] by
+# kind and by grant, and the writes of a new one (every CHECKPOINT_EVERY_ENTRIES entries).
+_CP = balance_checkpoints.c
+_WINDOW = (_E.unit == bindparam("unit"), _E.effective_at > bindparam("start"), _E.effective_at <= bindparam("at"))
+P_CHECKPOINT_AT_OR_BEFORE = Prepared(
+    select(_CP.as_of, _CP.totals)
+    .where(_CP.account_id == bindparam("account_id"), _CP.unit == bindparam("unit"), _CP.as_of <= bindparam("at"))
+    .order_by(_CP.as_of.desc())
+    .limit(1)
+)
+P_KIND_TOTALS_BETWEEN = Prepared(
+    select(_E.kind, func.sum(_E.amount)).where(*_WINDOW, _E.account_id == bindparam("account_id")).group_by(_E.kind)
+)
+P_GRANT_TOTALS_BETWEEN = Prepared(
+    select(_E.grant_id, _E.kind, func.sum(_E.amount))
+    .where(*_WINDOW, _E.owner_id == bindparam("account_id"), _E.grant_id.is_not(None))
+    .group_by(_E.grant_id, _E.kind)
+)
+_CHECKPOINT_KEY = (_CP.account_id == bindparam("account_id"), _CP.unit == bindparam("unit"))
+P_DELETE_CHECKPOINT = Prepared(delete(balance_checkpoints).where(*_CHECKPOINT_KEY, _CP.as_of == bindparam("as_of")))
+P_INSERT_CHECKPOINT = Prepared(insert(balance_checkpoints))
+P_CHECKPOINT_TAKEN = Prepared(
+    update(account_balances)
+    .where(_AB.account_id == bindparam("account_id"), _AB.unit == bindparam("unit"))
+    .values(entries_since_checkpoint=0, checkpoint_at=bindparam("as_of"))
+)
+
 # The same statements prepared for the driver's cursor (see prepared.py), where the ledger
 # writer and the balance reads call them on every request.
 GRANT_STATES_OF_OWNER = select(*(getattr(_GB, name) for name in GRANT_STATE_COLUMNS)).where(
@@ -92,6 +140,7 @@ P_MARK_VOIDED = Prepared(MARK_VOIDED)
 P_ACCOUNT_BALANCE = Prepared(ACCOUNT_BALANCE)
 P_INSERT_ACCOUNT_BALANCE = Prepared(INSERT_ACCOUNT_BALANCE)
 P_WRITE_ACCOUNT_BALANCE = Prepared(WRITE_ACCOUNT_BALANCE)
+P_FOLD_ACCOUNT_BALANCE = Prepared(FOLD_ACCOUNT_BALANCE)
 
 # Reserve, capture and release: the holds row, the enforcement settings and units the
 # assessment reads, the rate-card version in force, and the hold transaction's entries.
@@ -99,6 +148,11 @@ _HOLD, _RC, _AE = holds.c, rate_cards.c, account_enforcement.c
 P_TRANSACTION_BY_ID = Prepared(TRANSACTION_BY_ID)
 P_UNIT = Prepared(select(units).where(units.c.code == bindparam("code")))
 P_ENTRIES_OF_SEQ = Prepared(select(ledger_entries).where(_E.tx_seq == bindparam("seq")).order_by(_E.leg))
+P_ENTRIES_OF_TRANSACTION = Prepared(
+    select(ledger_entries)
+    .where(_E.tx_seq == select(_T.seq).where(_T.id == bindparam("tx_id")).scalar_subquery())
+    .order_by(_E.leg)
+)
 P_SETTING = Prepared(select(settings.c.value).where(settings.c.key == bindparam("key")))
 P_ACCOUNT_ENFORCEMENT = Prepared(select(account_enforcement).where(_AE.account_id == bindparam("account_id")))
 P_RATE_CARD = Prepared(select(rate_cards).where(_RC.id == bindparam("card_id"), _RC.version == bindparam("version")))
@@ -107,6 +161,9 @@ P_RATE_CARD_IN_FORCE = Prepared(
     .where(_RC.id == bindparam("card_id"), _RC.effective_at <= bindparam("at"))
     .order_by(_RC.version.desc())
     .limit(1)
+)
+P_NEWEST_RATE_CARD = Prepared(
+    select(_RC.version, _RC.effective_at).where(_RC.id == bindparam("card_id")).order_by(_RC.version.desc()).limit(1)
 )
 P_INSERT_HOLD = Prepared(insert(holds))
 P_HOLD_BY_ID = Prepared(select(holds).where(_HOLD.id == bindparam("hold_id")))

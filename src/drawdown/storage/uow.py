@@ -8,13 +8,11 @@ rejected request writes nothing.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from types import TracebackType
-from typing import Any, Self
-from weakref import WeakKeyDictionary
+from typing import Any, Generic, Self, TypeVar, overload
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -25,13 +23,15 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.definition_cache import Definition, DefinitionCache
-from drawdown.storage.engine import is_memory_url
+from drawdown.storage.engine import is_memory_url, writer_lock
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
 from drawdown.storage.ledger_store import LedgerStore
 from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
 from drawdown.storage.schema import accounts, grants, units
+from drawdown.storage.settings_cache import SettingsCache
+from drawdown.storage.writer import WriterConnection
 
 
 class Units:
@@ -64,12 +64,23 @@ class Units:
 
 
 class Accounts:
-    def __init__(self, conn: Connection) -> None:
+    """Accounts are insert-only: one read from a committed row is cached (see definition_cache)."""
+
+    def __init__(self, conn: Connection, cache: DefinitionCache, read: list[Definition]) -> None:
         self.conn = conn
+        self.cache = cache
+        self.read = read  # what this unit of work read, for the cache once it commits
 
     def get(self, account_id: str) -> Account | None:
+        cached = self.cache.account(account_id)
+        if cached is not None:
+            return cached
         found = sql.P_ACCOUNT_BY_ID.mappings(self.conn, {"account_id": account_id})
-        return rows.account_from(found[0]) if found else None
+        if not found:
+            return None
+        account = rows.account_from(found[0])
+        self.read.append(account)
+        return account
 
     def add(self, account: Account) -> None:
         self.conn.execute(insert(accounts).values(rows.account_row(account)))
@@ -115,22 +126,30 @@ class Grants:
         self.ledger.add_grant_projection(grant)
 
 
-_WRITER_LOCKS: WeakKeyDictionary[Engine, threading.RLock] = WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
+R = TypeVar("R")
 
 
-def writer_lock(engine: Engine) -> threading.RLock:
-    """SQLite writers of one process queue on this lock before ``BEGIN IMMEDIATE``.
+class _made_on_first_use(Generic[R]):  # noqa: N801 - reads like functools.cached_property where it is used
+    """A unit of work's repository, made on first use and kept in the instance's ``__dict__``
+    (which then answers every later lookup): ``functools.cached_property`` without the lock
+    it takes in Python 3.11, which costs more than making a repository."""
 
-    SQLite's busy handler makes a waiting writer sleep and poll (up to 100 ms a nap), which
-    turns contention between a server's threads into long tail latencies; a lock hands the
-    writer slot over at once. Other processes still meet the database lock and busy timeout.
-    """
-    with _LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
-        if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.RLock()
-        return lock
+    def __init__(self, make: Callable[[SqlUnitOfWork], R]) -> None:
+        self.make = make
+        self.name = ""
+
+    def __set_name__(self, owner: type[SqlUnitOfWork], name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type[SqlUnitOfWork]) -> _made_on_first_use[R]: ...
+    @overload
+    def __get__(self, uow: SqlUnitOfWork, owner: type[SqlUnitOfWork]) -> R: ...
+    def __get__(self, uow: SqlUnitOfWork | None, owner: type[SqlUnitOfWork]) -> R | _made_on_first_use[R]:
+        if uow is None:
+            return self
+        made = uow.__dict__[self.name] = self.make(uow)
+        return made
 
 
 class SqlUnitOfWork:
@@ -146,10 +165,14 @@ class SqlUnitOfWork:
         grant_cache: GrantCache | None = None,
         definitions: DefinitionCache | None = None,
         connection: Connection | None = None,
+        writer: WriterConnection | None = None,
     ) -> None:
         self.engine = engine
         self.write = write
         self.pinned = connection  # a connection held for a series of units of work (see pinned)
+        self.writer = writer if write and connection is None else None
+        self._shared: Connection | None = None  # the writer's connection, while this unit of work has it
+        self.settings_cache: SettingsCache | None = None  # only on the writer's connection
         self.grant_cache = grant_cache
         self.definitions = definitions or DefinitionCache()
         self.definitions_read: list[Definition] = []
@@ -161,36 +184,50 @@ class SqlUnitOfWork:
         try:
             return self._begin()
         except BaseException:
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self._shared is not None:
+                    assert self.writer is not None
+                    self.writer.give_back(self._shared)
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
             raise
 
     def _begin(self) -> Self:
-        self.conn = self.pinned if self.pinned is not None else self.engine.connect()
+        if self.writer is not None and self._lock is not None:
+            self._shared = self.writer.take()
+        self.conn = self.pinned or self._shared or self.engine.connect()
         self.conn.info["write"] = self.write
         self._tx = self.conn.begin()
+        if self._shared is not None:
+            assert self.writer is not None
+            self.settings_cache = self.writer.begun(self._shared)
         if self.write and self.engine.dialect.name == "postgresql":
             # Serialise ledger writers: the head row is the chain's tip and the writer lock.
             self.conn.execute(sql.LOCK_HEAD)
-        self.ledger = LedgerStore(self.conn, self.grant_cache)
-        self.units = Units(self.conn, self.definitions, self.definitions_read)
-        self.accounts = Accounts(self.conn)
-        self.grants = Grants(self.conn, self.ledger)
-        self.settings = Settings(self.conn)
-        self.rate_cards = RateCards(self.conn, self.definitions, self.definitions_read)
-        self.meters = Meters(self.conn)
-        self.events = Events(self.conn)
-        self.holds = Holds(self.conn)
-        self.price_books = PriceBooks(self.conn)
-        self.contracts = Contracts(self.conn)
-        self.invoices = Invoices(self.conn)
-        self.usage = MeteredUsage(self.conn)
-        self.availability = StoredAvailability(self.conn)
-        self.api_keys = ApiKeys(self.conn)
-        self.idempotency = IdempotencyKeys(self.conn)
-        self.audit = AuditRecords(self.conn)
-        self.finops = FinOpsStore(self.conn)
         return self
+
+    # Repositories are made on first use: a unit of work uses two or three of them.
+    ledger = _made_on_first_use(lambda uow: LedgerStore(uow.conn, uow.grant_cache))
+    units = _made_on_first_use(lambda uow: Units(uow.conn, uow.definitions, uow.definitions_read))
+    accounts = _made_on_first_use(lambda uow: Accounts(uow.conn, uow.definitions, uow.definitions_read))
+    grants = _made_on_first_use(lambda uow: Grants(uow.conn, uow.ledger))
+    settings = _made_on_first_use(lambda uow: Settings(uow.conn, uow.settings_cache))
+    rate_cards = _made_on_first_use(
+        lambda uow: RateCards(uow.conn, uow.definitions, uow.definitions_read, uow.settings_cache)
+    )
+    meters = _made_on_first_use(lambda uow: Meters(uow.conn))
+    events = _made_on_first_use(lambda uow: Events(uow.conn))
+    holds = _made_on_first_use(lambda uow: Holds(uow.conn))
+    price_books = _made_on_first_use(lambda uow: PriceBooks(uow.conn))
+    contracts = _made_on_first_use(lambda uow: Contracts(uow.conn))
+    invoices = _made_on_first_use(lambda uow: Invoices(uow.conn))
+    usage = _made_on_first_use(lambda uow: MeteredUsage(uow.conn))
+    availability = _made_on_first_use(lambda uow: StoredAvailability(uow.conn))
+    api_keys = _made_on_first_use(lambda uow: ApiKeys(uow.conn))
+    idempotency = _made_on_first_use(lambda uow: IdempotencyKeys(uow.conn))
+    audit = _made_on_first_use(lambda uow: AuditRecords(uow.conn))
+    finops = _made_on_first_use(lambda uow: FinOpsStore(uow.conn))
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -202,10 +239,15 @@ class SqlUnitOfWork:
             else:
                 self._tx.rollback()
         finally:
-            if self.pinned is None:
-                self.conn.close()
-            if self._lock is not None:
-                self._lock.release()
+            try:
+                if self._shared is not None:
+                    assert self.writer is not None
+                    self.writer.give_back(self._shared)
+                elif self.pinned is None:
+                    self.conn.close()
+            finally:
+                if self._lock is not None:
+                    self._lock.release()
 
     def joined(self) -> _Joined:
         return _Joined(self)
