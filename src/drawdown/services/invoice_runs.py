@@ -16,6 +16,7 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,7 +38,7 @@ from drawdown.services.invoices import (
     freeze,
     seal,
 )
-from drawdown.services.ports import Deps, UnitOfWork
+from drawdown.services.ports import Deps, UnitOfWork, Workers
 
 log = logging.getLogger("drawdown.invoice_runs")
 
@@ -72,6 +73,28 @@ def run_invoices(
     while this process writes the pages before them; see :func:`_pipelined`.
     """
     who, _ = actor_and_reason(actor, None, reason_required=False)
+    # Worker processes take a while to start: they start now, while the accounts are read.
+    with _workers_for(deps, workers) as pool:
+        return _run(deps, period, who, on_progress, page_size, workers, pool)
+
+
+def _workers_for(deps: Deps, workers: int) -> AbstractContextManager[Workers | None]:
+    """Worker processes when they can rate ahead: asked for, and on a store with a pinned
+    connection (an SQLite file); otherwise none."""
+    if workers > 0 and deps.workers is not None and deps.pinned is not None:
+        return deps.workers(workers)
+    return nullcontext(None)
+
+
+def _run(
+    deps: Deps,
+    period: str,
+    who: str,
+    on_progress: Callable[[int, int], None] | None,
+    page_size: int,
+    workers: int,
+    pool: Workers | None,
+) -> RunReport:
     accounts = _all_accounts(deps, page_size)
     parents = {a.parent_id for a in accounts if a.parent_id is not None}
     # Accounts in a hierarchy may draw the same pooled grants, so each is finalized in its own
@@ -87,8 +110,8 @@ def run_invoices(
             on_progress(len(results), len(accounts))
 
     rerated = None
-    if workers > 0 and len(pages) > 1:
-        rerated = _pipelined(deps, pages, period, who, min(workers, len(pages) - 1), written)
+    if pool is not None and len(pages) > 1:
+        rerated = _pipelined(deps, pool, pages, period, who, min(workers, len(pages) - 1), written)
     if rerated is None:  # in this process, a page at a time
         for page in pages:
             now = deps.clock.now()
@@ -165,6 +188,7 @@ def _write(deps: Deps, uow: UnitOfWork, outcome: PageOutcome, who: str, now: dat
 
 def _pipelined(
     deps: Deps,
+    pool: Workers,
     pages: list[list[Account]],
     period: str,
     who: str,
@@ -184,11 +208,10 @@ def _pipelined(
     does; after a worker fails, no more pages are sent and the rest are rated here. Pages
     are written in order, and their instants follow that order. Returns how many pages sent
     to a worker had to be rated again, or None, having written nothing,
-    when there is nothing to rate ahead with (no workers or no change marker for this store,
-    or a run repeated after it finished).
+    when there is nothing to rate ahead with (no change marker for this store, or a run
+    repeated after it finished).
     """
-    if deps.workers is None or deps.pinned is None:
-        return None
+    assert deps.pinned is not None, "workers are given only with a pinned connection"
     rerated = 0
     with deps.pinned() as uow_here:
         first_now = deps.clock.now()
@@ -198,46 +221,43 @@ def _pipelined(
             # has nothing to rate ahead (one restarted after a stop has its last page to do).
             if first_marker is None or not _unfinalized(uow, [*pages[0], *pages[-1]], period):
                 return None
-        with deps.workers(workers) as pool:
-            if pool is None:
-                return None
-            queue = deque(pages[1:])
-            in_flight: deque[tuple[list[Account], Future[PageOutcome], Hashable, datetime]] = deque()
+        queue = deque(pages[1:])
+        in_flight: deque[tuple[list[Account], Future[PageOutcome], Hashable, datetime]] = deque()
 
-            def send(marker: Hashable) -> None:
-                while queue and len(in_flight) < 2 * workers:
-                    page, now = queue.popleft(), deps.clock.now()
-                    in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
+        def send(marker: Hashable) -> None:
+            while queue and len(in_flight) < 2 * workers:
+                page, now = queue.popleft(), deps.clock.now()
+                in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
 
-            # The first page is rated here, as in the sequential run, while the workers start:
-            # sending the first pages waits for the worker processes, so a thread sends them.
-            starting = threading.Thread(target=send, args=(first_marker,), name="drawdown-run-start")
-            starting.start()
-            try:
-                with uow_here(write=True) as uow:
-                    done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
-            finally:
-                starting.join()
+        # The first page is rated here, as in the sequential run, while the workers start:
+        # sending the first pages waits for the worker processes, so a thread sends them.
+        starting = threading.Thread(target=send, args=(first_marker,), name="drawdown-run-start")
+        starting.start()
+        try:
+            with uow_here(write=True) as uow:
+                done = _write(deps, uow, rate_page_in(uow, pages[0], period, first_now), who, first_now)
+        finally:
+            starting.join()
+        written(done)
+        failed = False
+        while in_flight or queue:  # each write sends the next pages, so the queue drains here
+            outcome: PageOutcome | None = None
+            if in_flight:
+                page, future, sent, now = in_flight.popleft()
+                outcome = _result(future)
+                failed = failed or outcome is None
+            else:  # a worker failed: the pages not sent yet are rated here, one by one
+                page, sent = queue.popleft(), None
+            with uow_here(write=True) as uow:
+                marker = uow.change_marker()
+                if outcome is None or marker != sent:
+                    rerated += sent is not None
+                    now = deps.clock.now()
+                    outcome = rate_page_in(uow, page, period, now)
+                done = _write(deps, uow, outcome, who, now)
+                if not failed:
+                    send(marker)
             written(done)
-            failed = False
-            while in_flight or queue:  # each write sends the next pages, so the queue drains here
-                outcome: PageOutcome | None = None
-                if in_flight:
-                    page, future, sent, now = in_flight.popleft()
-                    outcome = _result(future)
-                    failed = failed or outcome is None
-                else:  # a worker failed: the pages not sent yet are rated here, one by one
-                    page, sent = queue.popleft(), None
-                with uow_here(write=True) as uow:
-                    marker = uow.change_marker()
-                    if outcome is None or marker != sent:
-                        rerated += sent is not None
-                        now = deps.clock.now()
-                        outcome = rate_page_in(uow, page, period, now)
-                    done = _write(deps, uow, outcome, who, now)
-                    if not failed:
-                        send(marker)
-                written(done)
     return rerated
 
 

@@ -21,6 +21,7 @@ from concurrent.futures import BrokenExecutor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
+from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
@@ -56,7 +57,10 @@ def process_workers(url: str, count: int) -> Iterator[Workers | None]:
     if count < 1 or is_memory_url(url):
         yield None
         return
-    pool = ProcessPoolExecutor(count, mp_context=_context(), initializer=_start, initargs=(url,))
+    context = _context()
+    if context.get_start_method() == "forkserver":
+        forkserver.ensure_running()  # the server imports drawdown now, while the caller goes on
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_start, initargs=(url,))
     try:
         yield ProcessWorkers(pool)
     finally:
