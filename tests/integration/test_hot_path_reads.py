@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy import Engine
 
 from drawdown.book import Book, open_book
 from drawdown.domain.accounts import Account, DrawdownPolicy
-from drawdown.domain.errors import KillSwitchEngaged
+from drawdown.domain.errors import InsufficientCredit, KillSwitchEngaged
 from drawdown.services.enforcement import KILL_SWITCH
 from drawdown.storage.definition_cache import DefinitionCache
 from drawdown.storage.engine import engine_for
@@ -127,3 +128,51 @@ def engage_and_roll_back(book: Book) -> None:
         uow.settings.put(KILL_SWITCH, "on")
         assert uow.settings.get(KILL_SWITCH) == "on"  # this unit of work sees its own write
         raise RuntimeError("roll back")
+
+
+def test_a_caller_changing_the_account_it_was_given_changes_nothing_else(tmp_path: Path) -> None:
+    """Accounts come from a process-wide cache, but each caller gets dicts of its own: a local
+    edit of an account's pool caps must not lift the cap the store holds."""
+    with open_book(f"sqlite:///{tmp_path}/caps.db", clock=FixedClock(START), actor="test") as book:
+        book.create_account("parent", currency="USD")
+        book.issue_grant("parent", "100", "USD", reason_code="pool")
+        book.create_account("child", currency="USD", parent="parent", pool_caps={"USD": ("10", "month")},
+                            metadata={"plan": "free"})  # fmt: skip
+        for _ in range(2):  # the second read comes from the cache
+            mine = book.account("child")
+            mine.pool_caps.clear()
+            mine.metadata["plan"] = "enterprise"
+        assert book.account("child").metadata == {"plan": "free"}
+        with pytest.raises(InsufficientCredit):
+            book.charge("child", "50", "USD")
+
+
+def test_disposing_the_engine_under_a_write_leaves_the_shared_connection_usable(tmp_path: Path) -> None:
+    """Book.close (which disposes the engine) while another thread is inside a write unit of
+    work: that unit of work fails as it must, and the next ones share a connection again."""
+    book = open_book(f"sqlite:///{tmp_path}/dispose.db", clock=FixedClock(START), actor="test")
+    book.create_account("acme", currency="USD")
+    inside, go = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with book.deps.uow(write=True) as uow:
+                uow.accounts.get("acme")
+                inside.set()
+                go.wait(10)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert inside.wait(10)
+    book.engine.dispose()
+    go.set()
+    thread.join(10)
+    assert not any(isinstance(e, AssertionError) for e in errors), errors
+    with book.deps.uow(write=True) as uow:
+        assert uow.settings_cache is not None  # the shared writer connection (and its cache) again
+    book.issue_grant("acme", "5", "USD", reason_code="after")
+    assert book.balance("acme", "USD").available_units == 5 * 10**6
+    book.close()

@@ -241,3 +241,27 @@ def test_a_run_whose_worker_process_dies_rates_the_remaining_pages_here(
     assert workers.sent in (4, 5)
     assert 1 <= report.rerated_pages <= 4
     assert "a worker could not rate a page" in caplog.text
+
+
+class TakeNoWork(RatedAtOnce):
+    """Workers whose first submit raises, as when no worker process can be started."""
+
+    def submit(self, task: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        if self.sent == 0:
+            self.sent += 1
+            raise OSError(24, "Too many open files")
+        return super().submit(task, *args)
+
+
+def test_a_run_whose_workers_take_no_work_rates_every_page_here(built: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with copy_of(built, "expected.db") as (book, deps):
+        run(deps)
+        expected = snapshot(book.engine)
+    with copy_of(built, "nowork.db") as (book, deps):
+        workers = TakeNoWork(deps)
+        report = run(with_workers(deps, workers), workers=2)
+        assert snapshot(book.engine) == expected
+    assert (report.accounts, report.finalized, report.already_finalized) == (33, 31, 1)
+    assert report.failed == {"acct-13": "unit_mismatch"}
+    assert workers.sent == 1  # nothing is sent once the workers refused a page
+    assert "the workers took no page" in caplog.text

@@ -10,6 +10,7 @@ from drawdown.domain.accounts import Account, require_id
 from drawdown.domain.drawdown import Candidate, Charge, Drawdown, draw, postings
 from drawdown.domain.errors import InsufficientCredit, InvalidField
 from drawdown.domain.grants import Category, Grant, Target
+from drawdown.domain.instants import require_aware
 from drawdown.domain.ledger import EntryKind, Transaction, TransactionDraft, TxKind
 from drawdown.domain.money import Money, Unit, format_units, parse_amount
 from drawdown.services.common import (
@@ -17,7 +18,6 @@ from drawdown.services.common import (
     actor_and_reason,
     cap_window,
     idempotency_key,
-    instant,
     not_in_future,
     replay,
     unit_of,
@@ -66,10 +66,11 @@ def charge(
     """
     who, why = actor_and_reason(actor, reason, reason_required=False)
     key = idempotency_key(deps, idempotency_key_, prefix="charge")
+    requested = None if at is None else require_aware(at, field="at")  # checked before waiting for the lock
     target = _target(category, product)
     with deps.uow(write=True) as uow:
         now = deps.clock.now()  # under the writer lock, so instants follow the commit order
-        when = instant(at, field="at", default=now)
+        when = now if requested is None else requested
         not_in_future(when, now, field="at")
         request = {
             "op": "charge", "account": account, "amount": str(amount), "unit": unit,

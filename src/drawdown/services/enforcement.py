@@ -71,8 +71,8 @@ def define_rate_card(
     """Add the next version of a rate card (version 1 for a new card)."""
     require_id(card_id, field="card_id")
     clean = check_rates(rates)
-    now = deps.clock.now()
     with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
         credit = unit_of(uow, unit)
         if credit.kind is not UnitKind.CREDIT:
             raise InvalidField("rate cards price features in a credit unit; define one first", field="unit")

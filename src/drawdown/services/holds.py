@@ -144,10 +144,10 @@ def _resolve(deps: Deps, hold_id: str, quantity: object, *, actor: str, key: str
 
 def expire_holds(deps: Deps, *, now: datetime | None = None) -> list[Hold]:
     """Release every open hold whose TTL has passed; safe to run any number of times."""
-    at = deps.clock.now() if now is None else now
     expired: list[Hold] = []
     while True:
         with deps.uow(write=True) as uow:
+            at = deps.clock.now() if now is None else now  # under the writer lock, so instants follow the commit order
             due = uow.holds.due(to_micros(at), limits.HOLD_EXPIRIES_PER_BATCH)
             for hold in due:
                 fields = _expiry_draft_fields(hold)

@@ -223,11 +223,20 @@ def _pipelined(
                 return None
         queue = deque(pages[1:])
         in_flight: deque[tuple[list[Account], Future[PageOutcome], Hashable, datetime]] = deque()
+        failed = False  # a worker failed, or the workers took no work: the rest is rated here
 
         def send(marker: Hashable) -> None:
-            while queue and len(in_flight) < 2 * workers:
-                page, now = queue.popleft(), deps.clock.now()
-                in_flight.append((page, pool.submit(rate_page, page, period, now), marker, now))
+            nonlocal failed
+            while not failed and queue and len(in_flight) < 2 * workers:
+                page, now = queue[0], deps.clock.now()
+                try:
+                    future = pool.submit(rate_page, page, period, now)
+                except Exception:  # e.g. no process could be started: the page stays queued
+                    log.warning("the workers took no page; rating the rest in this process", exc_info=True)
+                    failed = True
+                    return
+                queue.popleft()
+                in_flight.append((page, future, marker, now))
 
         # The first page is rated here, as in the sequential run, while the workers start:
         # sending the first pages waits for the worker processes, so a thread sends them.
@@ -239,7 +248,6 @@ def _pipelined(
         finally:
             starting.join()
         written(done)
-        failed = False
         while in_flight or queue:  # each write sends the next pages, so the queue drains here
             outcome: PageOutcome | None = None
             if in_flight:
@@ -255,8 +263,7 @@ def _pipelined(
                     now = deps.clock.now()
                     outcome = rate_page_in(uow, page, period, now)
                 done = _write(deps, uow, outcome, who, now)
-                if not failed:
-                    send(marker)
+                send(marker)
             written(done)
     return rerated
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
@@ -43,7 +44,8 @@ class DefinitionCache:
         return self._cards.get((card_id, version))
 
     def account(self, account_id: str) -> Account | None:
-        return self._accounts.get(account_id)
+        found = self._accounts.get(account_id)
+        return None if found is None else _detached(found)
 
     def remember(self, committed: Iterable[Definition]) -> None:
         """Keep definitions read by a unit of work that has committed."""
@@ -57,6 +59,12 @@ class DefinitionCache:
                 if isinstance(found, Unit):
                     self._units[found.code] = found
                 elif isinstance(found, Account):
-                    self._accounts[found.id] = found
+                    self._accounts[found.id] = _detached(found)
                 else:
                     self._cards[(found.id, found.version)] = found
+
+
+def _detached(account: Account) -> Account:
+    """A copy with dicts of its own: an account's pool caps and metadata are plain dicts, and
+    what a caller does to the account it was given must not change what the cache holds."""
+    return replace(account, pool_caps=dict(account.pool_caps), metadata=dict(account.metadata))

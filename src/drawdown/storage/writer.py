@@ -54,10 +54,11 @@ class WriterConnection:
 
     def give_back(self, conn: Connection) -> None:
         """Called with the writer lock still held, once the unit of work has ended."""
-        assert conn is self._conn
         assert self._in_use
         self._in_use = False
         self.settings.end()
+        if conn is not self._conn:  # the engine was disposed meanwhile, which closed it
+            return
         if conn.in_transaction() or conn.invalidated:  # a failed commit or rollback: start afresh next time
             self._conn = None
             conn.invalidate()
