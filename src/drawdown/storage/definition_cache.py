@@ -5,7 +5,9 @@ an account (currency, time zone, parent, drawdown policy, pool caps, metadata) a
 inserted: nothing updates or deletes them (``tests/architecture`` holds the source to that),
 and a new version of a card is a new row. So a value read from a committed row is that row's
 value for good, in every process, and caching it changes the cost of a lookup, never its
-result. Cached values are shared: callers treat them, like every domain value, as immutable.
+result. Cached units and rate cards are shared: callers treat them, like every domain value,
+as immutable; an account's pool caps and metadata are plain dicts, so each caller gets a
+copy of its own.
 
 A unit of work hands what it read to :meth:`DefinitionCache.remember` only after it has
 committed, so a definition inserted by a transaction that rolled back is never cached.
