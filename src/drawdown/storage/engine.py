@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -82,6 +82,16 @@ def engine_for(url: str, *, checkpoints: bool = True) -> Engine:
     raise InvalidField(
         f"unsupported database URL {parsed.render_as_string()}; use sqlite:/// or postgresql+psycopg://", field="db"
     )
+
+
+def data_version(conn: Connection) -> int:
+    """SQLite's ``PRAGMA data_version`` on ``conn``: it changes when another connection (of
+    this process or another) commits, never for the connection's own commits. The invoice
+    run's change marker and the settings cache both rest on it."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    version: int = raw.execute("PRAGMA data_version").fetchone()[0]
+    return version
 
 
 def is_memory_url(url: str) -> bool:

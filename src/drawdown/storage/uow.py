@@ -23,7 +23,7 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.definition_cache import Definition, DefinitionCache
-from drawdown.storage.engine import is_memory_url, writer_lock
+from drawdown.storage.engine import data_version, is_memory_url, writer_lock
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
@@ -184,13 +184,7 @@ class SqlUnitOfWork:
         try:
             return self._begin()
         except BaseException:
-            try:
-                if self._shared is not None:
-                    assert self.writer is not None
-                    self.writer.give_back(self._shared)
-            finally:
-                if self._lock is not None:
-                    self._lock.release()
+            self._let_go()
             raise
 
     def _begin(self) -> Self:
@@ -239,32 +233,31 @@ class SqlUnitOfWork:
             else:
                 self._tx.rollback()
         finally:
-            try:
-                if self._shared is not None:
-                    assert self.writer is not None
-                    self.writer.give_back(self._shared)
-                elif self.pinned is None:
-                    self.conn.close()
-            finally:
-                if self._lock is not None:
-                    self._lock.release()
+            self._let_go()
+
+    def _let_go(self) -> None:
+        """Hand the connection back (the writer's, or close one of the pool's; a pinned one
+        stays open) and release the writer lock: after the transaction, or a failed begin."""
+        try:
+            if self._shared is not None:
+                assert self.writer is not None
+                self.writer.give_back(self._shared)
+            elif self.pinned is None and getattr(self, "conn", None) is not None:
+                self.conn.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def joined(self) -> _Joined:
         return _Joined(self)
 
     def change_marker(self) -> int | None:
-        """This pinned connection's ``PRAGMA data_version`` (SQLite files; else None).
-
-        SQLite changes a connection's data_version when another connection commits, never
-        for the connection's own commits; a pinned connection is used by nobody else, so
-        equal markers mean nobody else committed in between.
-        """
+        """This pinned connection's ``PRAGMA data_version`` (SQLite files; else None): a
+        pinned connection is used by nobody else, so equal markers mean nobody else
+        committed in between."""
         if self.pinned is None or self.engine.dialect.name != "sqlite" or is_memory_url(str(self.engine.url)):
             return None
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        version: int = raw.execute("PRAGMA data_version").fetchone()[0]
-        return version
+        return data_version(self.conn)
 
 
 @contextmanager

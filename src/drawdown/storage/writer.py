@@ -8,6 +8,7 @@ from functools import partial
 
 from sqlalchemy import Connection, Engine, event
 
+from drawdown.storage.engine import data_version
 from drawdown.storage.settings_cache import SettingsCache
 
 
@@ -47,9 +48,7 @@ class WriterConnection:
 
     def begun(self, conn: Connection) -> SettingsCache:
         """The unit of work on ``conn`` has begun (the write lock is held): check the cache."""
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        self.settings.begin(raw.execute("PRAGMA data_version").fetchone()[0])
+        self.settings.begin(data_version(conn))
         return self.settings
 
     def give_back(self, conn: Connection) -> None:
