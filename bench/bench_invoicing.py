@@ -43,7 +43,7 @@ from drawdown.domain.grants import Category, Grant, Source, scope_of
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import TransactionDraft, TxKind, fingerprint
 from drawdown.domain.lifecycle import issue_postings
-from drawdown.storage.schema import usage_lines
+from drawdown.storage.schema import usage_events, usage_lines
 from drawdown.storage.uow import SqlUnitOfWork
 
 T0 = datetime(2026, 9, 1, tzinfo=UTC)
@@ -65,8 +65,10 @@ class Clock:
         return self.at
 
 
-def setup(book: drawdown.Book, clock: Clock, accounts: int, rows: int, rnd: random.Random) -> None:
+def setup(book: drawdown.Book, clock: Clock, accounts: int, rows: int, rnd: random.Random, source: str) -> None:
     book.publish_price_book("default", "USD", PRICES, effective_at=T0)
+    for meter in METERS:  # each meter bills as the product of the same id
+        book.define_meter(meter, event_type=meter, aggregation="sum")
     names = [f"acct{i:06d}" for i in range(accounts)]
     for name in names:
         book.create_account(name, currency="USD")
@@ -84,20 +86,25 @@ def setup(book: drawdown.Book, clock: Clock, accounts: int, rows: int, rnd: rand
                     uow.grants.add(grant)
                     drafts.append((_issue(grant), f"tx{seq:09d}"))
             uow.ledger.post_many(drafts, T0)
+    recorded = to_micros(OCTOBER + timedelta(days=31))
     with book.engine.begin() as conn:
         batch = []
         for n in range(rows):
-            batch.append({
-                "event_id": f"ev{n:09d}", "account_id": names[rnd.randrange(accounts)], "product": rnd.choice(METERS),
-                "quantity_micros": rnd.randint(1, 500) * 10**6,
-                "occurred_at": to_micros(OCTOBER + timedelta(seconds=rnd.randrange(31 * 86400))),
-                "recorded_at": to_micros(OCTOBER + timedelta(days=31)),
-            })  # fmt: skip
+            account, meter = names[rnd.randrange(accounts)], rnd.choice(METERS)
+            quantity = rnd.randint(1, 500) * 10**6
+            at = to_micros(OCTOBER + timedelta(seconds=rnd.randrange(31 * 86400)))
+            batch.append(
+                {"event_id": f"ev{n:09d}", "account_id": account, "product": meter, "quantity_micros": quantity,
+                 "occurred_at": at, "recorded_at": recorded}
+                if source == "lines" else
+                {"key": f"ev{n:09d}", "account_id": account, "event_type": meter, "event_at": at,
+                 "quantity": quantity, "properties": "{}", "recorded_at": recorded, "burned": 1}
+            )  # fmt: skip
             if len(batch) == 50_000:
-                conn.execute(usage_lines.insert(), batch)
+                conn.execute((usage_lines if source == "lines" else usage_events).insert(), batch)
                 batch.clear()
         if batch:
-            conn.execute(usage_lines.insert(), batch)
+            conn.execute((usage_lines if source == "lines" else usage_events).insert(), batch)
 
 
 def _contract(name: str, i: int) -> Contract:
@@ -127,13 +134,18 @@ def _issue(grant: Grant) -> TransactionDraft:
     )  # fmt: skip
 
 
-def baseline(db: Path) -> tuple[float, float]:
+BARE = {  # the same GROUP BY over where the rows are
+    "lines": "SELECT account_id, product, SUM(quantity_micros), COUNT(*) FROM usage_lines GROUP BY account_id, product",
+    "events": "SELECT account_id, event_type, SUM(quantity), COUNT(*) FROM usage_events "
+    "GROUP BY account_id, event_type",
+}
+
+
+def baseline(db: Path, source: str) -> tuple[float, float]:
     """Wall-clock and process CPU seconds of the bare GROUP BY."""
     raw = sqlite3.connect(db)
     start, cpu = time.perf_counter(), time.process_time()
-    found = raw.execute(
-        "SELECT account_id, product, SUM(quantity_micros), COUNT(*) FROM usage_lines GROUP BY account_id, product"
-    ).fetchall()
+    found = raw.execute(BARE[source]).fetchall()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     raw.close()
     assert found
@@ -162,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--usage", choices=("events", "lines"), default="events",
+                        help="usage events read through meters (default), or usage lines recorded as such")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="500 accounts, 50,000 rows")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="worker processes for the run (default: one per CPU)")  # fmt: skip
@@ -177,13 +191,13 @@ def main(argv: list[str] | None = None) -> None:
         clock = Clock()
         book = drawdown.open(f"sqlite:///{pristine}", clock=clock)
         started = time.perf_counter()
-        setup(book, clock, args.accounts, args.rows, rnd)
+        setup(book, clock, args.accounts, args.rows, rnd, args.usage)
         book.close()  # checkpointed: the file alone is the whole store, and can be copied
         print(f"set-up: {args.accounts:,} accounts, {args.rows:,} usage rows in {time.perf_counter() - started:.1f}s")
         with pristine.open("rb") as warm:  # the file read once through, so the baseline reads it warm
             while warm.read(1 << 24):
                 pass
-        timings = [baseline(pristine) for _ in range(3)]
+        timings = [baseline(pristine, args.usage) for _ in range(3)]
         base, base_cpu = min(t[0] for t in timings), min(t[1] for t in timings)
         clock.at = datetime(2026, 11, 2, tzinfo=UTC)
         runs, alone = [], []

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import itertools
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from drawdown.book import Book
+from drawdown.domain import limits
+from drawdown.domain.errors import LimitExceeded
 from tests.conftest import FixedClock
 
 PRICES = [
@@ -105,3 +113,98 @@ def test_a_late_event_raising_a_maximum_bills_the_rise_and_one_below_it_nothing(
     clock.at = at("2027-01-01T00:00:00")
     december = book.finalize_invoice("acme", "2026-12")
     assert not [line for line in december.document["lines"] if line["kind"] == "adjustment"], "billed once"
+
+
+# -- meters the database adds up ----------------------------------------------------------------
+# A count, sum or max of the events' quantity with no filter is added up by the database (one
+# GROUP BY); a meter with a filter reads the events one by one. Twin meters, one of each kind,
+# over the same events must bill the same quantities.
+
+AGGREGATIONS = ("count", "sum", "max")
+_accounts = itertools.count()
+
+
+def define_twins(book: Book) -> None:
+    prices = []
+    for aggregation in AGGREGATIONS:
+        book.define_meter(f"{aggregation}_db", event_type="work", aggregation=aggregation)
+        book.define_meter(f"{aggregation}_py", event_type="work", aggregation=aggregation, filters={"tag": "x"})
+        prices += [{"product": f"{aggregation}_{way}", "category": "usage", "model": "per_unit",
+                    "unit_price": "0.000001"} for way in ("db", "py")]  # fmt: skip
+    book.define_meter("rest_count", event_type="rest", aggregation="count")
+    prices.append({"product": "rest_count", "category": "usage", "model": "per_unit", "unit_price": "1"})
+    book.publish_price_book("default", "USD", prices, effective_at=at("2026-01-01T00:00:00"))
+
+
+def billed_quantities(book: Book, account: str) -> dict[str, str]:
+    return {line["product"]: line["quantity"] for line in book.preview_invoice(account, "2026-10").document["lines"]}
+
+
+millionths = st.one_of(
+    st.integers(1, 10**9), st.integers(limits.QUANTITY_MAX * 10**6 - 10**6, limits.QUANTITY_MAX * 10**6)
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(quantities=st.lists(millionths, min_size=1, max_size=12), other=st.lists(millionths, max_size=3))
+def test_meters_summed_in_the_database_bill_what_the_same_meters_summed_event_by_event_bill(
+    book: Book, clock: FixedClock, quantities: list[int], other: list[int]
+) -> None:
+    if not book.accounts(limit=1):
+        clock.at = at("2026-10-01T00:00:00")
+        define_twins(book)
+    account = f"acct{next(_accounts)}"
+    clock.at = at("2026-10-20T00:00:00")
+    book.create_account(account, currency="USD")
+    events = [
+        {"key": f"{account}-{i}", "account": account, "type": "work", "quantity": f"{Decimal(q).scaleb(-6):f}",
+         "time": (at("2026-10-19T00:00:00") + timedelta(minutes=i)).isoformat(), "properties": {"tag": "x"}}
+        for i, q in enumerate(quantities)
+    ] + [  # another event type: only its own meter counts it
+        {"key": f"{account}-o{i}", "account": account, "type": "rest", "quantity": f"{Decimal(q).scaleb(-6):f}",
+         "time": "2026-10-19T12:00:00+00:00", "properties": {"tag": "x"}}
+        for i, q in enumerate(other)
+    ]  # fmt: skip
+    assert {r.status for r in book.ingest(events).results} == {"accepted"}
+    clock.at = at("2026-11-01T01:00:00")
+    billed = billed_quantities(book, account)
+    expected = {"count": len(quantities), "sum": sum(quantities), "max": max(quantities)}
+    for aggregation in AGGREGATIONS:
+        micros = expected[aggregation] * (10**6 if aggregation == "count" else 1)
+        assert Decimal(billed[f"{aggregation}_db"]) == Decimal(micros).scaleb(-6), aggregation
+        assert billed[f"{aggregation}_db"] == billed[f"{aggregation}_py"], aggregation
+    assert billed.get("rest_count") == (str(len(other)) if other else None)
+
+
+def test_a_sum_past_what_a_64_bit_integer_holds_is_billed_exactly_by_an_invoice_run(
+    book: Book, clock: FixedClock
+) -> None:
+    clock.at = at("2026-10-01T00:00:00")
+    define_twins(book)
+    book.create_account("acme", currency="USD")
+    clock.at = at("2026-10-20T00:00:00")
+    biggest = str(limits.QUANTITY_MAX)  # 10**18 millionths: ten of them are past 2**63
+    book.ingest([event(f"w{i}", "work", f"2026-10-19T0{i}:00:00", biggest, tag="x") for i in range(10)])
+    clock.at = at("2026-11-01T01:00:00")
+    assert book.run_invoices("2026-10").finalized == 1
+    invoice = book.finalize_invoice("acme", "2026-10")  # already finalized: the run's invoice
+    lines = {line["product"]: line["quantity"] for line in invoice.document["lines"]}
+    assert lines["sum_db"] == lines["sum_py"] == str(10 * limits.QUANTITY_MAX)
+    assert (lines["count_db"], lines["max_db"]) == ("10", biggest)
+    (reading,) = book.meter("sum_db", "acme", start="2026-10-01T00:00:00Z", end="2026-11-01T00:00:00Z", period=None)
+    assert reading.value == 10 * limits.QUANTITY_MAX
+
+
+def test_an_invoice_past_the_largest_amount_fails_alone_and_the_run_goes_on(book: Book, clock: FixedClock) -> None:
+    clock.at = at("2026-10-01T00:00:00")
+    setup(book, clock)
+    book.create_account("small", currency="USD")
+    clock.at = at("2026-10-20T00:00:00")
+    huge = [event(f"j{i}", "job", f"2026-10-19T0{i}:00:00", seconds=limits.QUANTITY_MAX) for i in range(3)]
+    book.ingest([*huge, {**event("s1", "job", "2026-10-19T00:00:00", seconds=5), "account": "small"}])
+    clock.at = at("2026-11-01T01:00:00")
+    with pytest.raises(LimitExceeded, match=r"at most 1000000000\.00 USD; this invoice has 1500000000050\.00 USD"):
+        book.preview_invoice("acme", "2026-10")
+    report = book.run_invoices("2026-10")
+    assert (report.finalized, report.failed) == (1, {"acme": "limit_exceeded"})
+    assert book.finalize_invoice("small", "2026-10").document["totals"]["subtotal"] == "5.00"

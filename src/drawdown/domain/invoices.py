@@ -46,7 +46,7 @@ from drawdown.domain.drawdown import Candidate, Charge, Draw, draw_in_order, in_
 from drawdown.domain.errors import LimitExceeded
 from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import Period, zone
-from drawdown.domain.money import Unit, to_units
+from drawdown.domain.money import Unit, format_display, to_units
 from drawdown.domain.pricing import Price, PriceBook, amount
 
 ZERO = Decimal(0)
@@ -184,11 +184,23 @@ def rate(inp: RatingInput) -> Invoice:
     term = _term_check(lines, inp)
     if term is not None and term.shortfall_units > 0:
         lines.append(_term_true_up(term, inp.unit))
+    _check_amounts(lines, inp.unit)
     invoice = Invoice(
         inp.account_id, inp.unit, inp.period, inp.time_zone, inp.issued_at, inp.book.label,
         None if inp.contract is None else inp.contract.label, tuple(lines), term=term,
     )  # fmt: skip
     return _evolve(invoice, outcomes=_rebates(invoice, inp.contract) + _sla_credits(invoice, inp))
+
+
+def _check_amounts(lines: Sequence[Line], unit: Unit) -> None:
+    """Every amount an invoice posts stays within what the ledger holds: usage rated at a
+    price can reach far past any amount drawdown accepts as input."""
+    biggest = max([abs(line.amount_units) for line in lines] + [abs(sum(line.amount_units for line in lines))])
+    if biggest > limits.AMOUNT_UNITS_MAX:
+        raise LimitExceeded(
+            f"an invoice amount may be at most {format_display(limits.AMOUNT_UNITS_MAX, unit)} {unit.code}; "
+            f"this invoice has {format_display(biggest, unit)} {unit.code}"
+        )
 
 
 def _price(inp: RatingInput, product: str) -> tuple[Price, str] | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
+from drawdown.domain.billed_usage import summed_in_store
 from drawdown.domain.drawdown import Charge, postings
 from drawdown.domain.enforcement import Mode
 from drawdown.domain.errors import (
@@ -266,7 +267,7 @@ def meter_readings(
         payer = account_of(uow, account)
         periods = _periods(payer, begin, finish, period)
         bounds = [(to_micros(p.start), to_micros(p.end)) for p in periods]
-        if meter.property is None and not meter.filters and meter.aggregation != "unique_count":
+        if summed_in_store(meter):
             values = uow.events.grouped(meter, payer.id, bounds)
         else:
             values = _streamed(uow, meter, payer.id, bounds)

@@ -16,7 +16,20 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Integer, String, Text, and_, case, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    Text,
+    and_,
+    case,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from drawdown.domain import limits
 from drawdown.domain.enforcement import AccountEnforcement, Mode
@@ -41,6 +54,20 @@ from drawdown.storage.schema import (
 from drawdown.storage.settings_cache import SettingsCache
 
 _KEYS_PER_QUERY = 1_000
+_MICROS: int = 10**limits.QUANTITY_SCALE
+
+
+def quantity_sum(quantity: ColumnElement[int]) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """``SUM`` of a millionths column as two sums, of whole units and of the millionths left,
+    for :func:`add_sums` to join in Python: SQLite's integer ``SUM`` fails past 2**63, and one
+    event may hold 10**18 millionths, while each part stays far below that."""
+    return func.coalesce(func.sum(quantity // _MICROS), 0), func.coalesce(func.sum(quantity % _MICROS), 0)
+
+
+def add_sums(whole: int, millionths: int) -> int:
+    return int(whole) * _MICROS + int(millionths)
+
+
 # PostgreSQL's binary COPY sends each column as its type's wire format, named here
 _COPY_TYPES = {BigInteger: "int8", Integer: "int4", String: "text", Text: "text"}
 _EVENT_COPY_TYPES = [_COPY_TYPES[type(column.type)] for column in usage_events.columns]
@@ -249,22 +276,21 @@ class Events:
         assert meter.aggregation is not Aggregation.UNIQUE_COUNT
         e = usage_events.c
         bucket = case(*((and_(e.event_at >= s, e.event_at < t), i) for i, (s, t) in enumerate(bounds)), else_=-1)
-        value = {
-            Aggregation.COUNT: func.count(),
-            Aggregation.SUM: func.coalesce(func.sum(e.quantity), 0),
-            Aggregation.MAX: func.coalesce(func.max(e.quantity), 0),
-        }[meter.aggregation]
         query = (
-            select(bucket.label("bucket"), value)
+            select(bucket.label("bucket"), func.count(), *quantity_sum(e.quantity), func.max(e.quantity))
             .where(e.account_id == account_id, e.event_type == meter.event_type)
             .where(e.event_at >= bounds[0][0], e.event_at < bounds[-1][1])
             .group_by(bucket)
         )
         values = [Decimal(0)] * len(bounds)
-        for index, amount in self.conn.execute(query):
-            if index >= 0:
-                number = Decimal(int(amount))
-                values[index] = number if meter.aggregation is Aggregation.COUNT else number.scaleb(-6)
+        for index, count, whole, millionths, top in self.conn.execute(query):
+            if index < 0:
+                continue
+            if meter.aggregation is Aggregation.COUNT:
+                values[index] = Decimal(count)
+            else:
+                micros = add_sums(whole, millionths) if meter.aggregation is Aggregation.SUM else int(top)
+                values[index] = Decimal(micros).scaleb(-limits.QUANTITY_SCALE)
         return values
 
     def stream(
