@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from drawdown.domain import limits
 from drawdown.domain.accounts import Account, Cap, CapPeriod, DrawdownPolicy
 from drawdown.domain.grants import Category, Grant, Scope, ScopeKind, Source
 from drawdown.domain.instants import from_micros, to_micros
@@ -83,23 +84,37 @@ def grant_row(grant: Grant) -> dict[str, Any]:
     }
 
 
+_SOURCES = {str(s): s for s in Source}
+_SCOPES: dict[tuple[str, str | None, str], Scope] = {}  # scopes are few and immutable; bounded below
+
+
+def _scope(kind: str, category: str | None, products: str) -> Scope:
+    found = _SCOPES.get((kind, category, products))
+    if found is None:
+        found = Scope(
+            ScopeKind(kind),
+            None if category is None else Category(category),
+            () if products == "[]" else tuple(json.loads(products)),
+        )
+        if len(_SCOPES) < limits.DEFINITION_CACHE_ENTRIES_MAX:
+            _SCOPES[(kind, category, products)] = found
+    return found
+
+
 def grant_from(row: Mapping[Any, Any]) -> Grant:
-    category = row["scope_category"]
+    """A stored grant (loading a page of invoices builds tens of thousands: enums and scopes
+    are looked up, not constructed)."""
     cap = None if row["cap_units"] is None else Cap(row["cap_units"], CapPeriod(row["cap_period"]))
     return Grant(
         id=row["id"],
         account_id=row["account_id"],
         unit=row["unit"],
         amount_units=row["amount_units"],
-        source=Source(row["source"]),
+        source=_SOURCES[row["source"]],
         effective_at=from_micros(row["effective_at"]),
         expires_at=None if row["expires_at"] is None else from_micros(row["expires_at"]),
         priority=row["priority"],
-        scope=Scope(
-            ScopeKind(row["scope_kind"]),
-            None if category is None else Category(category),
-            () if row["scope_products"] == "[]" else tuple(json.loads(row["scope_products"])),
-        ),
+        scope=_scope(row["scope_kind"], row["scope_category"], row["scope_products"]),
         cost_basis=Decimal(row["cost_basis"]),
         period_cap=cap,
         invoice_cap_units=row["invoice_cap_units"],
