@@ -62,6 +62,7 @@ def summarize(events: Iterable[UsageEvent]) -> tuple[UsageTotal, ...]:
 # so usage recorded after an invoice was cut can be billed later as a late adjustment; a max or
 # unique-count meter is billed from what the period held when the invoice was cut.
 
+_MICROS = 10**limits.QUANTITY_SCALE
 MeterEvent = tuple[str, str, int, int, dict[str, Any]]  # key, event type, event_at µs, quantity µ, properties
 
 
@@ -85,14 +86,14 @@ def summed_in_store(meter: Meter) -> bool:
 def stored_total(meter: Meter, count: int, sum_micros: int, max_micros: int, first_key: str) -> UsageTotal:
     """A :func:`summed_in_store` meter's total from the store's aggregates of its matching
     events; the same value :func:`metered_totals` gives for them, naming only the first event id."""
-    assert summed_in_store(meter)
     assert count > 0
     if meter.aggregation is Aggregation.COUNT:
-        value = Decimal(count)
-    else:
-        micros = sum_micros if meter.aggregation is Aggregation.SUM else max_micros
-        value = Decimal(micros).scaleb(-limits.QUANTITY_SCALE)
-    return UsageTotal(meter.id, plain(value), count, (first_key,))
+        return UsageTotal(meter.id, Decimal(count), count, (first_key,))
+    micros = sum_micros if meter.aggregation is Aggregation.SUM else max_micros
+    whole, fraction = divmod(micros, _MICROS)
+    # plain() of the quantity, without normalizing the common whole number
+    value = Decimal(whole) if not fraction else plain(Decimal(micros).scaleb(-limits.QUANTITY_SCALE))
+    return UsageTotal(meter.id, value, count, (first_key,))
 
 
 def metered_totals(meters: Iterable[Meter], events: Sequence[MeterEvent]) -> list[UsageTotal]:
