@@ -234,16 +234,22 @@ class Events:
             return {}
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        columns = "key, account_id, event_type, event_at, quantity, properties"
+        # One JSON parameter: one plan whatever the batch size, and no per-key quoting.
         if self.conn.dialect.name == "postgresql":
-            # One JSON parameter: one plan whatever the batch size (an index scan: the planner
-            # guesses a set-returning function's rows low), and no per-key array quoting.
+            # An index scan: the planner guesses a set-returning function's rows low. (A join on
+            # the function is a hash join over the whole table while its statistics are young,
+            # and index probes one key at a time, each slower than this.)
+            columns = "key, account_id, event_type, event_at, quantity, properties"
             query = f"SELECT {columns} FROM usage_events WHERE key = ANY(ARRAY(SELECT json_array_elements_text(%s)))"
             with raw.cursor() as cursor:
                 cursor.execute(query, (json.dumps(list(keys)),))
                 found = cursor.fetchall()
         else:
-            query = f"SELECT {columns} FROM usage_events WHERE key IN (SELECT value FROM json_each(?))"
+            # The batch drives a join that probes the primary key once a key (CROSS JOIN keeps
+            # that order): half the time of `key IN (SELECT …)`, which first builds a temporary
+            # index of the keys.
+            columns = "u.key, u.account_id, u.event_type, u.event_at, u.quantity, u.properties"
+            query = f"SELECT {columns} FROM json_each(?) AS b CROSS JOIN usage_events AS u ON u.key = b.value"
             found = raw.execute(query, (json.dumps(list(keys)),)).fetchall()
         return {row[0]: tuple(row) for row in found}
 
