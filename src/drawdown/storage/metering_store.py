@@ -93,6 +93,13 @@ def _by_key(found: Sequence[Any]) -> dict[str, FlatEvent]:
     return {row[0]: tuple(row) for row in found}
 
 
+def _pipelines() -> bool:
+    """Whether psycopg's libpq can pipeline (libpq 14 or later: the binary wheel's always can)."""
+    from psycopg import Pipeline  # here: a process on SQLite never imports psycopg
+
+    return Pipeline.is_supported()
+
+
 class Settings:
     """Settings and per-account enforcement; on the SQLite writer connection, read through
     :class:`~drawdown.storage.settings_cache.SettingsCache` (which every write here empties)."""
@@ -269,7 +276,7 @@ class Events:
         takes). SQLite would run the read in this thread anyway: there it reads when asked."""
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        if self.conn.dialect.name != "postgresql":
+        if self.conn.dialect.name != "postgresql" or not _pipelines():
             yield self.contents
             return
         asked = keys()
