@@ -187,6 +187,14 @@ _decode_body = msgspec.json.Decoder(list[_StrictEvent]).decode
 _encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
+def keys_ahead(batch: Batch) -> list[str]:
+    """The keys of the typed events that are ASCII without NUL, to look up while the batch is
+    judged: whichever of them turn out valid would be looked up anyway, and such keys are safe to
+    send with an invalid event (a key the store cannot take, such as a lone surrogate, is looked
+    up only when its event is valid, as before)."""
+    return [item.key for item in batch.typed if item.key.isascii() and "\x00" not in item.key]
+
+
 def judge(batch: Batch, window: Window) -> list[FlatEvent | Refusal]:
     """Each event's flat form when it is valid, else its refusal, by position."""
     judged: list[FlatEvent | Refusal | None] = [None] * len(batch.numbers)

@@ -116,12 +116,16 @@ class MeterRepository(Protocol):
     def event_types(self) -> set[str]: ...
 
 
+StoredContents = Callable[[Sequence[str]], dict[str, FlatEvent]]
+"""``contents(keys)``: the flat event stored under each of ``keys`` accepted before (and maybe under others)."""
+
 EventRow = tuple[str, str, str, int, int, str, int, int]
 """A ``usage_events`` row: key, account_id, event_type, event_at, quantity, properties, recorded_at, burned."""
 
 
 class EventRepository(Protocol):
     def contents(self, keys: Sequence[str]) -> dict[str, FlatEvent]: ...
+    def contents_ahead(self, keys: Callable[[], Sequence[str]]) -> AbstractContextManager[StoredContents]: ...
     def add_many(self, rows: Sequence[EventRow]) -> None: ...
     def grouped(self, meter: Meter, account_id: str, bounds: Sequence[tuple[int, int]]) -> list[Decimal]: ...
     def stream(

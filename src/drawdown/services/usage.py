@@ -44,7 +44,7 @@ from drawdown.domain.usage import (
 from drawdown.services.charges import plan
 from drawdown.services.common import account_of, instant
 from drawdown.services.enforcement import overdraft_headroom, price
-from drawdown.services.event_intake import Batch, Refusal, from_mappings, from_ndjson, judge
+from drawdown.services.event_intake import Batch, Refusal, from_mappings, from_ndjson, judge, keys_ahead
 from drawdown.services.ports import Deps, EventRow, UnitOfWork
 
 LATE_CUTOFF = "late_cutoff_seconds"
@@ -177,14 +177,16 @@ def _record(deps: Deps, batch: Batch) -> IngestReport:
     """Judge each decoded event and write the accepted ones, in one write unit of work."""
     with deps.uow(write=True) as uow:
         now = deps.clock.now()  # read under the writer lock, so recorded_at follows the commit order
-        judged = judge(batch, Window(now, late_cutoff(uow)))
+        window = Window(now, late_cutoff(uow))
+        with uow.events.contents_ahead(lambda: keys_ahead(batch)) as contents:  # read while we judge
+            judged = judge(batch, window)
         valid = [event for event in judged if type(event) is tuple]
         names = sorted({event[1] for event in valid})
         known = _Known(
             accounts=uow.accounts.existing(names),
             types=uow.meters.event_types(),
             burning=uow.settings.in_mode(Mode.ASYNC, names) if names else set(),
-            stored=uow.events.contents([event[0] for event in valid]),
+            stored=contents([event[0] for event in valid]),
         )
         report, rows = _settle(batch.numbers, judged, known, to_micros(now))
         uow.events.add_many(rows)

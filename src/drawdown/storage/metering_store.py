@@ -10,7 +10,8 @@ filters; property sums, maxima, distinct counts and filters stream the matching 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -38,7 +39,7 @@ from drawdown.domain.holds import Hold, HoldStatus
 from drawdown.domain.instants import from_micros, to_micros
 from drawdown.domain.rates import RateCard
 from drawdown.domain.usage import Aggregation, Event, Meter, PropertyValue
-from drawdown.services.ports import EventRow
+from drawdown.services.ports import EventRow, StoredContents
 from drawdown.storage import statements as sql
 from drawdown.storage.definition_cache import Definition, DefinitionCache
 from drawdown.storage.rows import dumps
@@ -71,6 +72,32 @@ def add_sums(whole: int, millionths: int) -> int:
 # PostgreSQL's binary COPY sends each column as its type's wire format, named here
 _COPY_TYPES = {BigInteger: "int8", Integer: "int4", String: "text", Text: "text"}
 _EVENT_COPY_TYPES = [_COPY_TYPES[type(column.type)] for column in usage_events.columns]
+
+# The stored contents of a batch's keys, given as one JSON parameter: one plan whatever the
+# batch size, and no per-key quoting. On PostgreSQL an index scan (the planner guesses a
+# set-returning function's rows low; a join on the function became a hash join over the whole
+# table while its statistics were young, and probing one key at a time was slower than this).
+# On SQLite the batch drives a join that probes the primary key once a key (CROSS JOIN keeps
+# that order): half the time of `key IN (SELECT …)`, which first builds a temporary B-tree of the keys.
+_CONTENTS_PG = (
+    "SELECT key, account_id, event_type, event_at, quantity, properties FROM usage_events "
+    "WHERE key = ANY(ARRAY(SELECT json_array_elements_text(%s)))"
+)
+_CONTENTS_SQLITE = (
+    "SELECT u.key, u.account_id, u.event_type, u.event_at, u.quantity, u.properties "
+    "FROM json_each(?) AS b CROSS JOIN usage_events AS u ON u.key = b.value"
+)
+
+
+def _by_key(found: Sequence[Any]) -> dict[str, FlatEvent]:
+    return {row[0]: tuple(row) for row in found}
+
+
+def _pipelines() -> bool:
+    """Whether psycopg's libpq can pipeline (libpq 14 or later: the binary wheel's always can)."""
+    from psycopg import Pipeline  # here: a process on SQLite never imports psycopg
+
+    return Pipeline.is_supported()
 
 
 class Settings:
@@ -234,18 +261,37 @@ class Events:
             return {}
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        columns = "key, account_id, event_type, event_at, quantity, properties"
         if self.conn.dialect.name == "postgresql":
-            # One JSON parameter: one plan whatever the batch size (an index scan: the planner
-            # guesses a set-returning function's rows low), and no per-key array quoting.
-            query = f"SELECT {columns} FROM usage_events WHERE key = ANY(ARRAY(SELECT json_array_elements_text(%s)))"
             with raw.cursor() as cursor:
-                cursor.execute(query, (json.dumps(list(keys)),))
-                found = cursor.fetchall()
-        else:
-            query = f"SELECT {columns} FROM usage_events WHERE key IN (SELECT value FROM json_each(?))"
-            found = raw.execute(query, (json.dumps(list(keys)),)).fetchall()
-        return {row[0]: tuple(row) for row in found}
+                cursor.execute(_CONTENTS_PG, (json.dumps(list(keys)),))
+                return _by_key(cursor.fetchall())
+        return _by_key(raw.execute(_CONTENTS_SQLITE, (json.dumps(list(keys)),)).fetchall())
+
+    @contextmanager
+    def contents_ahead(self, keys: Callable[[], Sequence[str]]) -> Iterator[StoredContents]:
+        """Start reading what is stored under ``keys()`` while the caller works in the block; what
+        it yields answers :meth:`contents` once the block is left (reading then any keys not
+        asked ahead). On PostgreSQL the query is sent at once, in pipeline mode, so the server
+        probes the keys while the caller judges the batch (~8 of the ~15 ms a 10,000-key read
+        takes). SQLite would run the read in this thread anyway: there it reads when asked."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        if self.conn.dialect.name != "postgresql" or not _pipelines():
+            yield self.contents
+            return
+        asked = keys()
+        ahead: dict[str, FlatEvent] = {}
+        known = set(asked)
+
+        def contents(wanted: Sequence[str]) -> dict[str, FlatEvent]:
+            late = [key for key in wanted if key not in known]
+            return {**ahead, **self.contents(late)} if late else ahead
+
+        with raw.cursor() as cursor:
+            with raw.pipeline():
+                cursor.execute(_CONTENTS_PG, (json.dumps(asked),))
+                yield contents
+            ahead.update(_by_key(cursor.fetchall()))  # leaving the pipeline waited for the rows
 
     def add_many(self, rows: Sequence[EventRow]) -> None:
         """Insert rows in the column order of ``usage_events``, sorted by key (index-friendly), in one statement."""
