@@ -21,6 +21,7 @@ baseline). Figures are printed as measured, including misses.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sqlite3
@@ -40,11 +41,25 @@ from sqlalchemy.engine import make_url
 import drawdown
 from drawdown.book import Book
 
+CASES = ("ingest", "ndjson", "ndjson_varied", "postgres", "holds")
+
+
+def _options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer batches and operations")
+    parser.add_argument("--only", default="", help=f"comma-separated cases among {', '.join(CASES)}")
+    parser.add_argument("--holds", action="store_true", help="only cases 4 and 5 (--only=holds)")
+    options = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
+    unknown = sorted(set(filter(None, options.only.split(","))) - set(CASES))
+    if unknown:
+        parser.error(f"unknown case(s) {', '.join(unknown)}; choose among {', '.join(CASES)}")
+    return options
+
+
+OPTIONS = _options()
 BATCH = 10_000
-QUICK = "--quick" in sys.argv
-ONLY = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--only=")), "")  # e.g. --only=ingest,ndjson
-if "--holds" in sys.argv:
-    ONLY = "holds"
+QUICK = OPTIONS.quick
+ONLY = "holds" if OPTIONS.holds else OPTIONS.only  # e.g. ingest,ndjson
 BATCHES = 2 if QUICK else 4
 OPS = 200 if QUICK else 600
 NOW = datetime.now(UTC)
