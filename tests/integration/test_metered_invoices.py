@@ -208,3 +208,16 @@ def test_an_invoice_past_the_largest_amount_fails_alone_and_the_run_goes_on(book
     report = book.run_invoices("2026-10")
     assert (report.finalized, report.failed) == (1, {"acme": "limit_exceeded"})
     assert book.finalize_invoice("small", "2026-10").document["totals"]["subtotal"] == "5.00"
+
+
+def test_a_rated_amount_past_the_decimal_context_is_refused_as_too_large(book: Book, clock: FixedClock) -> None:
+    clock.at = at("2026-10-01T00:00:00")
+    setup(book, clock)
+    huge_price = [{**price, "unit_price": "1E+20"} if price["product"] == "peak_users" else price for price in PRICES]
+    book.publish_price_book("default", "USD", huge_price, effective_at=at("2026-01-01T00:00:00"))
+    clock.at = at("2026-10-20T00:00:00")
+    book.ingest([event("s1", "session", "2026-10-19T09:00:00", quantity=str(limits.QUANTITY_MAX))])
+    clock.at = at("2026-11-01T01:00:00")
+    with pytest.raises(LimitExceeded, match=r"this invoice has 1\.00E\+32 USD"):  # 32 digits: past Decimal's 28
+        book.preview_invoice("acme", "2026-10")
+    assert book.run_invoices("2026-10").failed == {"acme": "limit_exceeded"}

@@ -178,6 +178,7 @@ def rate(inp: RatingInput) -> Invoice:
     lines = sorted(_priced_lines(inp), key=_line_order)
     if len(lines) > limits.INVOICE_LINES_MAX:
         raise LimitExceeded(f"an invoice has at most {limits.INVOICE_LINES_MAX} lines, got {len(lines)}")
+    _check_rated(lines, inp.unit)
     amounts = allocate([line.exact for line in lines], inp.unit)
     lines = _discounted(lines, amounts, inp.contract, inp.unit)
     lines += _true_up(lines, inp.contract, inp.unit)
@@ -192,15 +193,29 @@ def rate(inp: RatingInput) -> Invoice:
     return _evolve(invoice, outcomes=_rebates(invoice, inp.contract) + _sla_credits(invoice, inp))
 
 
+def _check_rated(lines: Sequence[Line], unit: Unit) -> None:
+    """The exact rated amounts, before they are rounded: a rounding past the decimal
+    context's 28 digits would fail with ``InvalidOperation`` instead of saying what is wrong."""
+    limit = Decimal(limits.AMOUNT_UNITS_MAX).scaleb(-unit.scale)
+    biggest = max([abs(line.exact) for line in lines] + [abs(sum((line.exact for line in lines), ZERO))], default=ZERO)
+    if biggest > limit:
+        shape = "f" if biggest.adjusted() < 20 else "E"  # E: past twenty digits, a count of digits says more
+        _too_large(f"{biggest:.{unit.minor_digits}{shape}}", unit)
+
+
 def _check_amounts(lines: Sequence[Line], unit: Unit) -> None:
     """Every amount an invoice posts stays within what the ledger holds: usage rated at a
     price can reach far past any amount drawdown accepts as input."""
     biggest = max([abs(line.amount_units) for line in lines] + [abs(sum(line.amount_units for line in lines))])
     if biggest > limits.AMOUNT_UNITS_MAX:
-        raise LimitExceeded(
-            f"an invoice amount may be at most {format_display(limits.AMOUNT_UNITS_MAX, unit)} {unit.code}; "
-            f"this invoice has {format_display(biggest, unit)} {unit.code}"
-        )
+        _too_large(format_display(biggest, unit), unit)
+
+
+def _too_large(amount: str, unit: Unit) -> None:
+    raise LimitExceeded(
+        f"an invoice amount may be at most {format_display(limits.AMOUNT_UNITS_MAX, unit)} {unit.code}; "
+        f"this invoice has {amount} {unit.code}"
+    )
 
 
 def _price(inp: RatingInput, product: str) -> tuple[Price, str] | None:
