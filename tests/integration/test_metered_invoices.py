@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from drawdown.book import Book
 from drawdown.domain import limits
-from drawdown.domain.errors import LimitExceeded
+from drawdown.domain.errors import InvalidField, LimitExceeded
 from tests.conftest import FixedClock
 
 PRICES = [
@@ -213,11 +213,25 @@ def test_an_invoice_past_the_largest_amount_fails_alone_and_the_run_goes_on(book
 def test_a_rated_amount_past_the_decimal_context_is_refused_as_too_large(book: Book, clock: FixedClock) -> None:
     clock.at = at("2026-10-01T00:00:00")
     setup(book, clock)
-    huge_price = [{**price, "unit_price": "1E+20"} if price["product"] == "peak_users" else price for price in PRICES]
+    huge_price = [{**price, "unit_price": "1E+15"} if price["product"] == "peak_users" else price for price in PRICES]
     book.publish_price_book("default", "USD", huge_price, effective_at=at("2026-01-01T00:00:00"))
     clock.at = at("2026-10-20T00:00:00")
     book.ingest([event("s1", "session", "2026-10-19T09:00:00", quantity=str(limits.QUANTITY_MAX))])
     clock.at = at("2026-11-01T01:00:00")
-    with pytest.raises(LimitExceeded, match=r"this invoice has 1\.00E\+32 USD"):  # 32 digits: past Decimal's 28
+    with pytest.raises(LimitExceeded, match=r"this invoice has 1\.00E\+27 USD"):  # in cents, past Decimal's 28 digits
+        book.preview_invoice("acme", "2026-10")
+    assert book.run_invoices("2026-10").failed == {"acme": "limit_exceeded"}
+
+
+def test_a_contract_names_no_amount_past_the_limit_and_a_commit_above_an_invoices_limit_is_refused_at_rating(
+    book: Book, clock: FixedClock
+) -> None:
+    clock.at = at("2026-10-01T00:00:00")
+    setup(book, clock)
+    with pytest.raises(InvalidField, match=r"commit\.amount may be at most 1,000,000,000,000,000, got 1E\+22"):
+        book.amend_contract("acme", {"commit": {"rule": "min", "amount": "1E+22"}}, effective_at=clock.at)
+    book.amend_contract("acme", {"commit": {"rule": "min", "amount": "2E+12"}}, effective_at=clock.at)
+    clock.at = at("2026-11-01T01:00:00")
+    with pytest.raises(LimitExceeded, match=r"this invoice has 2000000000000\.00 USD"):
         book.preview_invoice("acme", "2026-10")
     assert book.run_invoices("2026-10").failed == {"acme": "limit_exceeded"}

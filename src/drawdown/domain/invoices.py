@@ -208,7 +208,8 @@ def _check_amounts(lines: Sequence[Line], unit: Unit) -> None:
     price can reach far past any amount drawdown accepts as input."""
     biggest = max([abs(line.amount_units) for line in lines] + [abs(sum(line.amount_units for line in lines))])
     if biggest > limits.AMOUNT_UNITS_MAX:
-        _too_large(format_display(biggest, unit), unit)
+        minor, digits = biggest // minor_step(unit), unit.minor_digits  # whole minor units, told exactly
+        _too_large(f"{minor // 10**digits}.{minor % 10**digits:0{digits}d}" if digits else str(minor), unit)
 
 
 def _too_large(amount: str, unit: Unit) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 # Amounts are integers at a unit's scale; 10**15 at scale 6 is one billion currency units,
 # and a sum of 9,000 such amounts still fits a signed 64-bit column.
 AMOUNT_UNITS_MAX = 10**15
+TERMS_NUMBER_MAX = 10**15  # a price, amount, quantity or threshold in a price book or contract
 UNIT_SCALE_MAX = 9
 UNIT_CODE_LENGTH_MAX = 32
 CURRENCY_LEDGER_SCALE = 6

@@ -51,6 +51,8 @@ def _dec(value: object, field: str, default: str | None = None) -> Decimal:
     number = parse_decimal(value, field=field)
     if number < 0:
         raise InvalidField(f"{field} must be zero or more", field=field)
+    if number > limits.TERMS_NUMBER_MAX:  # rating stays within Decimal's 28 digits
+        raise InvalidField(f"{field} may be at most {limits.TERMS_NUMBER_MAX:,}, got {value}", field=field)
     return number
 
 

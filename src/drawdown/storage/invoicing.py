@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -237,6 +237,13 @@ class Invoices:
         )  # fmt: skip
 
 
+def _first(conn: Connection, key: ColumnElement[str]) -> ColumnElement[str]:
+    """The smallest id in code-point order, as Python sorts ids (SQLite compares bytes alike):
+    PostgreSQL would otherwise follow the database's collation, and a line's first event id
+    would depend on the store."""
+    return func.min(key.collate("C") if conn.dialect.name == "postgresql" else key)
+
+
 class StoredUsage:
     """The ``UsageSource`` kept in ``usage_lines`` until metering provides the real one."""
 
@@ -255,7 +262,7 @@ class StoredUsage:
             u.recorded_at <= to_micros(recorded_until),
         ]
         sums = self.conn.execute(
-            select(u.product, func.sum(u.quantity_micros), func.count(), func.min(u.event_id))
+            select(u.product, func.sum(u.quantity_micros), func.count(), _first(self.conn, u.event_id))
             .where(*window)
             .group_by(u.product)
             .order_by(u.product)
@@ -267,7 +274,7 @@ class StoredUsage:
     ) -> dict[str, list[UsageTotal]]:
         u = usage_lines.c
         sums = self.conn.execute(
-            select(u.account_id, u.product, func.sum(u.quantity_micros), func.count(), func.min(u.event_id))
+            select(u.account_id, u.product, func.sum(u.quantity_micros), func.count(), _first(self.conn, u.event_id))
             .where(
                 u.account_id.in_(account_ids),
                 u.occurred_at >= to_micros(period.start),
@@ -367,7 +374,7 @@ class MeteredUsage:
         e = usage_events.c
         query = (
             select(e.account_id, e.event_type, func.count(), *quantity_sum(e.quantity), func.max(e.quantity),
-                   func.min(e.key))
+                   _first(self.conn, e.key))
             .where(e.event_type.in_(sorted(by_type)), e.event_at >= start, e.event_at < end)
             .where(e.recorded_at > after, e.recorded_at <= until)
             .group_by(e.account_id, e.event_type)
