@@ -52,19 +52,25 @@ def _connect_maintenance(url: URL) -> psycopg.Connection[TupleRow]:
     )
 
 
-def fresh_database(url: str, *, template: str | None = None) -> str:
+def fresh_database(url: str, *, template: str | None = None, icu_locale: str | None = None) -> str:
     """Create a new, uniquely named database on ``url``'s server.
 
     Returns the SQLAlchemy URL of the new database (same driver, credentials,
     host and options as ``url``). ``template`` optionally names a database to
     clone (e.g. one migrated once per session); it must have no open
-    connections while cloning.
+    connections while cloning. ``icu_locale`` (e.g. ``en-US``) makes an empty
+    UTF-8 database whose text sorts by that ICU collation instead of the
+    server's (bin/test initialises it with ``C``).
     """
     base = make_url(url)
     name = f"{DATABASE_PREFIX}{uuid.uuid4().hex[:12]}"
     statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template is not None:
         statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+    if icu_locale is not None:
+        statement = sql.SQL(
+            "{} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C' LOCALE_PROVIDER icu ICU_LOCALE {}"
+        ).format(statement, sql.Literal(icu_locale))
     with _connect_maintenance(base) as conn:
         conn.execute(statement)
     return base.set(database=name).render_as_string(hide_password=False)

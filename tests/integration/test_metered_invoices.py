@@ -5,14 +5,18 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from drawdown.book import Book
+from drawdown.book import Book, open_book
 from drawdown.domain import limits
 from drawdown.domain.errors import InvalidField, LimitExceeded
+from drawdown.storage.engine import engine_for
+from drawdown.storage.migrate import upgrade
+from tests import pg
 from tests.conftest import FixedClock
 
 PRICES = [
@@ -235,3 +239,31 @@ def test_a_contract_names_no_amount_past_the_limit_and_a_commit_above_an_invoice
     with pytest.raises(LimitExceeded, match=r"this invoice has 2000000000000\.00 USD"):
         book.preview_invoice("acme", "2026-10")
     assert book.run_invoices("2026-10").failed == {"acme": "limit_exceeded"}
+
+
+def first_ids(url: str) -> dict[str, list[str]]:
+    """Each line's listed event ids, for keys whose order depends on the collation."""
+    clock = FixedClock(at("2026-10-01T00:00:00"))
+    with open_book(url, clock=clock) as book:
+        define_twins(book)
+        book.create_account("acme", currency="USD")
+        clock.at = at("2026-10-20T00:00:00")
+        book.ingest([event(key, "work", "2026-10-19T00:00:00", tag="x") for key in ("a1", "B1", "b-0")])
+        clock.at = at("2026-11-01T01:00:00")
+        lines = book.preview_invoice("acme", "2026-10").document["lines"]
+    return {line["product"]: line["events"]["ids"] for line in lines}
+
+
+def test_a_summed_meters_first_event_id_is_the_same_under_any_postgresql_collation(tmp_path: Path) -> None:
+    url = pg.postgres_url()
+    if url is None:
+        pytest.skip("PostgreSQL runs under bin/test (DRAWDOWN_TEST_PG_URL is not set)")
+    icu = pg.fresh_database(url, icu_locale="en-US")  # sorts a1 < B1 < b-0; code points sort B1 first
+    try:
+        upgrade(engine := engine_for(icu))
+        engine.dispose()
+        found = {"sqlite": first_ids(f"sqlite:///{tmp_path}/ids.db"), "postgresql": first_ids(icu)}
+    finally:
+        pg.drop_database(icu)
+    assert found["sqlite"]["sum_db"] == found["postgresql"]["sum_db"] == ["B1"]
+    assert found["postgresql"]["sum_py"] == ["B1", "a1", "b-0"]  # Python's sorted(), listed in full
