@@ -354,8 +354,7 @@ class MeteredUsage:
             e.event_type.in_(sorted({m.event_type for m in meter_list})),
             e.event_at >= start, e.event_at < end, e.recorded_at > after, e.recorded_at <= until,
         )  # fmt: skip
-        for i in range(0, len(account_ids), 1_000):
-            chunk = list(account_ids[i : i + 1_000])
+        for chunk in sql.id_chunks(account_ids):
             for account, key, kind, at, quantity, properties in self.conn.execute(query.where(e.account_id.in_(chunk))):
                 found[account].append((key, kind, at, quantity, json.loads(properties)))
         return found
@@ -379,8 +378,7 @@ class MeteredUsage:
             .where(e.recorded_at > after, e.recorded_at <= until)
             .group_by(e.account_id, e.event_type)
         )  # fmt: skip
-        for i in range(0, len(account_ids), 1_000):
-            chunk = list(account_ids[i : i + 1_000])
+        for chunk in sql.id_chunks(account_ids):
             for account, kind, count, whole, millionths, top, first in self.conn.execute(
                 query.where(e.account_id.in_(chunk))
             ):

@@ -189,8 +189,7 @@ class LedgerStore:
         """Current state of the grants owned by ``owner_ids`` in ``unit`` (or just ``grant_id``), oldest first."""
         if grant_id is None and len(owner_ids) > _OWNERS_ONE_BY_ONE_MAX:  # a page of accounts: one query a chunk
             many = sql.OPEN_GRANT_STATES if open_only else sql.GRANT_STATES
-            step = limits.IDS_PER_QUERY_MAX
-            chunks = [list(owner_ids[i : i + step]) for i in range(0, len(owner_ids), step)]
+            chunks = sql.id_chunks(owner_ids)
             found = [tuple(row) for chunk in chunks for row in self.conn.execute(many, {"owners": chunk, "unit": unit})]
         elif grant_id is None:
             query = sql.P_OPEN_GRANT_STATES if open_only else sql.P_GRANT_STATES

@@ -54,7 +54,6 @@ from drawdown.storage.schema import (
 )
 from drawdown.storage.settings_cache import SettingsCache
 
-_KEYS_PER_QUERY = 1_000
 _MICROS: int = 10**limits.QUANTITY_SCALE
 
 
@@ -154,8 +153,7 @@ class Settings:
         assert mode is not Mode.ENFORCE, "accounts without settings are in enforce mode"
         t = account_enforcement.c
         found: set[str] = set()
-        for i in range(0, len(account_ids), _KEYS_PER_QUERY):
-            chunk = list(account_ids[i : i + _KEYS_PER_QUERY])
+        for chunk in sql.id_chunks(account_ids):
             query = select(t.account_id).where(t.mode == str(mode), t.account_id.in_(chunk))
             found.update(self.conn.execute(query).scalars())
         return found
@@ -365,8 +363,7 @@ class Events:
         ]  # fmt: skip
 
     def mark_burned(self, keys: Sequence[str]) -> None:
-        for i in range(0, len(keys), _KEYS_PER_QUERY):
-            chunk = list(keys[i : i + _KEYS_PER_QUERY])
+        for chunk in sql.id_chunks(keys):
             self.conn.execute(update(usage_events).where(usage_events.c.key.in_(chunk)).values(burned=1))
 
 

@@ -87,8 +87,7 @@ class Accounts:
 
     def existing(self, account_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        for i in range(0, len(account_ids), 1_000):
-            chunk = list(account_ids[i : i + 1_000])
+        for chunk in sql.id_chunks(account_ids):
             found.update(self.conn.execute(select(accounts.c.id).where(accounts.c.id.in_(chunk))).scalars())
         return found
 
