@@ -301,6 +301,11 @@ class Book:
         """Void a finalized invoice and reinstate the credits it drew."""
         return invoices.void_invoice(self.deps, invoice_id, reason=reason, actor=actor or self.actor)
 
+    def reissue_invoice(self, invoice_id: str, *, reason: str, actor: str | None = None) -> InvoiceView:
+        """Bill a voided invoice's period again with today's terms and credits, over the usage
+        it billed; its revision is one more. Re-issuing it again returns the same replacement."""
+        return invoices.reissue_invoice(self.deps, invoice_id, reason=reason, actor=actor or self.actor)
+
     def issue_credit_note(
         self, invoice_id: str, amount: object, *, reason: str, actor: str | None = None
     ) -> CreditNote:

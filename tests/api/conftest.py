@@ -121,6 +121,13 @@ def fresh_invoice(w: World) -> str:
     return str(w.book.finalize_invoice(f"spare-{w.spares}", "2026-03").id)
 
 
+def voided_invoice(w: World) -> str:
+    """A newly finalized, then voided (empty) March invoice of a new account."""
+    invoice = fresh_invoice(w)
+    w.book.void_invoice(invoice, reason="to re-issue")
+    return invoice
+
+
 def finops(w: World) -> World:
     """Add a FinOps hierarchy (once) through the book: bu > dept > port > prod, spend on the
     SYNTHETIC account 900000000001 mapped to prod, and a copy of the FOCUS sample with 100 USD

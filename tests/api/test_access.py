@@ -12,7 +12,7 @@ import pytest
 
 from drawdown.api.access import ROUTE_ROLES
 from drawdown.domain.access import Role
-from tests.api.conftest import World, finops, fresh_invoice, hold_on, invoicing, metering
+from tests.api.conftest import World, finops, fresh_invoice, hold_on, invoicing, metering, voided_invoice
 
 Request = tuple[str, str, dict[str, Any] | None]
 DAY = "account=acme&start=2026-03-01T00:00:00Z&end=2026-03-02T00:00:00Z"
@@ -96,6 +96,7 @@ REQUESTS: dict[str, Callable[[World, str], Request]] = {
     "get_invoice": lambda w, role: ("GET", f"/v1/invoices/{invoicing(w).grants['invoice']}", None),
     "explain_invoice": lambda w, role: ("GET", f"/v1/invoices/{invoicing(w).grants['invoice']}/explanation", None),
     "void_invoice": lambda w, role: ("POST", f"/v1/invoices/{fresh_invoice(w)}/void", {"reason": "matrix"}),
+    "reissue_invoice": lambda w, role: ("POST", f"/v1/invoices/{voided_invoice(w)}/reissue", {"reason": "matrix"}),
     "issue_credit_note": lambda w, role: (
         "POST",
         f"/v1/invoices/{invoicing(w).grants['invoice']}/credit-notes",

@@ -41,6 +41,7 @@ MISSING = {  # a request naming something that does not exist
     "get_invoice": ("GET", "/v1/invoices/inv_ghost", None),
     "explain_invoice": ("GET", "/v1/invoices/inv_ghost/explanation", None),
     "void_invoice": ("POST", "/v1/invoices/inv_ghost/void", {"reason": "x"}),
+    "reissue_invoice": ("POST", "/v1/invoices/inv_ghost/reissue", {"reason": "x"}),
     "issue_credit_note": ("POST", "/v1/invoices/inv_ghost/credit-notes", {"amount": "1", "reason": "x"}),
     "create_finops_node": (
         "POST",

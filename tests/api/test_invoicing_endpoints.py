@@ -1,6 +1,6 @@
 """The pricing and invoicing endpoints through the real app, on SQLite and PostgreSQL:
-price books, contracts, preview, finalize (idempotent), read, explain, credit notes and
-void — success, each domain error, and the customer fence on invoices and previews."""
+price books, contracts, preview, finalize (idempotent), read, explain, credit notes,
+void and re-issue — success, each domain error, and the customer fence on invoices and previews."""
 
 from __future__ import annotations
 
@@ -68,6 +68,27 @@ def test_an_invoice_reads_explains_takes_credit_notes_and_voids_once(world: Worl
     assert (again.status_code, again.json()["code"]) == (409, "invoice_already_voided")
     missing = world.call("finance", "GET", "/v1/invoices/inv_ghost/explanation")
     assert (missing.status_code, missing.json()["code"]) == (404, "invoice_not_found")
+
+
+def test_a_voided_invoice_is_reissued_once_as_the_next_revision(world: World) -> None:
+    invoice = invoicing(world).grants["invoice"]
+    early = world.call("finance", "POST", f"/v1/invoices/{invoice}/reissue", json={"reason": "re-rate"})
+    assert (early.status_code, early.json()["code"]) == (409, "invoice_not_voided")
+    world.call("finance", "POST", f"/v1/invoices/{invoice}/void", json={"reason": "wrong price"})
+    reissued = world.call("finance", "POST", f"/v1/invoices/{invoice}/reissue", json={"reason": "right price"})
+    assert reissued.status_code == 201, reissued.text
+    new = reissued.json()
+    assert (new["status"], new["revision"], new["amount_due"]) == ("finalized", 2, "955.000000")
+    assert new["document"]["replaces"] == {"invoice": invoice, "revision": 2, "reason": "right price"}
+    again = world.call("finance", "POST", f"/v1/invoices/{invoice}/reissue", json={"reason": "retry"})
+    assert (again.status_code, again.json()["id"]) == (200, new["id"])  # re-issuing is idempotent
+    assert world.call("finance", "GET", f"/v1/invoices/{invoice}").json()["revision"] == 1
+    world.call("finance", "POST", f"/v1/invoices/{new['id']}/void", json={"reason": "wrong again"})
+    third = world.call("finance", "POST", f"/v1/invoices/{new['id']}/reissue", json={"reason": "third time"})
+    assert (third.status_code, third.json()["revision"]) == (201, 3)
+    stale = world.call("finance", "POST", f"/v1/invoices/{invoice}/reissue", json={"reason": "stale"})
+    assert (stale.status_code, stale.json()["code"]) == (409, "invoice_superseded")
+    assert world.call("support", "POST", f"/v1/invoices/{invoice}/reissue", json={"reason": "x"}).status_code == 403
 
 
 def test_a_customer_key_sees_its_own_invoices_and_others_as_missing(world: World) -> None:

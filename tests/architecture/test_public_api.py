@@ -21,7 +21,7 @@ BOOK_METHODS = [
     "hold", "ingest", "ingest_ndjson", "meter", "release", "reserve", "set_kill_switch", "set_late_cutoff", "sweep",
     "publish_price_book", "amend_contract", "contracts", "record_usage",
     "record_availability", "preview_invoice", "finalize_invoice", "void_invoice", "issue_credit_note", "invoice",
-    "run_invoices",
+    "reissue_invoice", "run_invoices",
     "account", "accounts", "audit", "authenticate", "create_key", "grant", "keys", "purge_stored_responses",
     "revoke_key",
     "finops_add_node", "finops_add_rule", "finops_allocate", "finops_consume", "finops_credits", "finops_expiring",

@@ -1,4 +1,4 @@
-"""The invoice commands: run twice (no second invoice), then explain one."""
+"""The invoice commands: run twice (no second invoice), then explain one; void and re-issue one."""
 
 from __future__ import annotations
 
@@ -61,3 +61,29 @@ def test_contract_amend_sets_a_term_commitment_and_show_lists_every_version(tmp_
     assert shown.exit_code == 0, shown.output
     assert '"term_commit": {\n        "amount": "12000"' in shown.output
     assert runner.invoke(app, ["contract", "show", "acme", "--db", db]).exit_code == 0
+
+
+def test_invoice_reissue_bills_a_voided_period_again_once(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/cli.db"
+    with open_book(db) as book:
+        book.publish_price_book("default", "USD", PRICES, effective_at="2026-01-01T00:00:00+00:00")
+        book.create_account("acme", currency="USD")
+        book.record_usage("acme", [{"event_id": "e1", "product": "api", "quantity": "1000",
+                                    "occurred_at": "2026-10-10T12:00:00+00:00"}])  # fmt: skip
+        invoice_id = book.finalize_invoice("acme", "2026-10").id or ""
+    runner = CliRunner()
+    early = runner.invoke(app, ["invoice", "reissue", invoice_id, "--reason", "too early", "--db", db])
+    assert early.exit_code == 4  # a conflict: invoice_not_voided
+    voided = runner.invoke(app, ["invoice", "void", invoice_id, "--reason", "wrong entity", "--db", db])
+    assert voided.exit_code == 0, voided.output
+    first = runner.invoke(app, ["invoice", "reissue", invoice_id, "--reason", "right entity", "--db", db])
+    again = runner.invoke(app, ["invoice", "reissue", invoice_id, "--reason", "right entity", "--db", db])
+    assert first.exit_code == again.exit_code == 0, first.output + again.output
+    assert f"{invoice_id} re-issued as inv_" in first.output
+    assert "(revision 2): amount due 10.00 USD" in first.output
+    assert f"{invoice_id} already re-issued as" in again.output
+    with open_book(db) as book:
+        reissued = book.finalize_invoice("acme", "2026-10")
+    assert (reissued.revision, reissued.id in first.output) == (2, True)
+    explained = runner.invoke(app, ["invoice", "explain", reissued.id or "", "--db", db])
+    assert f"revision 2: re-issues voided invoice {invoice_id} (right entity)" in explained.output

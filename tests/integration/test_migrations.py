@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from drawdown.book import open_book
 from drawdown.domain.usage import Window, parse_event
@@ -16,6 +17,7 @@ from drawdown.storage.migrate import downgrade, is_current, upgrade
 from drawdown.storage.schema import metadata
 from tests import pg
 from tests.conftest import START, FixedClock
+from tests.integration.test_invoicing import at, setup, use
 
 
 def test_migrations_match_the_declared_schema_and_are_idempotent(store_url: str) -> None:
@@ -77,6 +79,38 @@ def test_sqlite_keeps_usage_events_in_their_key_order_and_a_downgrade_keeps_ever
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
         assert book.ingest(raws).duplicates == len(raws)
+
+
+def test_0009_numbers_every_earlier_invoice_revision_1_and_lets_its_period_be_reissued(
+    store_url: str, clock: FixedClock
+) -> None:
+    """An invoice frozen before 0009 reads back as revision 1 after the upgrade, keeps its
+    period's uniqueness per revision, and can be voided and re-issued; a downgrade refuses
+    while a re-issue exists (the older schema holds one invoice per period)."""
+    url = store_url if store_url.startswith("sqlite") else pg.fresh_database(str(pg.postgres_url()))
+    with open_book(url, clock=clock) as book:
+        setup(book, clock)
+        use(book, ("e1", "api", "1000", "2026-10-03T10:00:00+00:00"))
+        clock.at = at("2026-11-02T00:00:00")
+        old = book.finalize_invoice("acme", "2026-10")
+        engine = book.engine
+        downgrade(engine, "0008")
+        with engine.connect() as conn:
+            assert "revision" not in {c["name"] for c in inspect(conn).get_columns("invoices")}
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        stored = book.invoice(old.id or "")
+        assert (stored.revision, stored.status, stored.document) == (1, "finalized", old.document)
+        book.void_invoice(old.id or "", reason="wrong entity")
+        again = book.reissue_invoice(old.id or "", reason="right entity")
+        assert (again.revision, again.document["totals"]) == (2, old.document["totals"])
+        with pytest.raises(RuntimeError, match="re-issues"):
+            downgrade(engine, "0008")
+        assert book.invoice(again.id or "").revision == 2
+        assert book.verify().ok
+    if url != store_url:
+        pg.drop_database(url)
 
 
 def _table_sql(engine: Engine) -> str:

@@ -54,6 +54,7 @@ ROUTE_ROLES: dict[str, frozenset[Role]] = {
     "get_invoice": frozenset({A, F, S, C}),  # customer: its own invoices only
     "explain_invoice": frozenset({A, F, S, C}),
     "void_invoice": frozenset({A, F}),
+    "reissue_invoice": frozenset({A, F}),
     "issue_credit_note": frozenset({A, F}),
     # FinOps cloud credits (issue 6)
     "list_finops_nodes": frozenset({A, F, S}),

@@ -234,7 +234,8 @@ _ERRORS = {
     "`meter_already_exists`, `hold_already_captured`, `hold_already_released`, `hold_expired`, "
     "`kill_switch_engaged` (reserving while the kill switch is on), `invoice_already_finalized`, "
     "`invoice_out_of_order`, `invoice_already_voided`, `invoice_counted_in_term` (voiding an invoice a term "
-    "true-up counted), `credit_note_too_large`, `finops_rule_already_exists`.",
+    "true-up counted), `invoice_not_voided` and `invoice_superseded` (re-issuing an invoice that is not voided, or "
+    "whose period was re-issued since), `credit_note_too_large`, `finops_rule_already_exists`.",
     413: "The body is over 1 MiB, or 16 MiB for the event batches (`request_too_large`).",
     422: "The request is well-formed but invalid: wrong type, unknown field, float amount (`float_not_allowed`),"
     " bad amount, instant, time zone, id or limit, or a NUL character. `field` names the culprit.",
@@ -249,7 +250,8 @@ _NOT_FOUND = {"get_unit", "create_account", "get_account", "issue_grant", "issue
               "get_grant", "void_grant", "get_balance", "get_ledger", "create_charge", "get_meter_readings",
               "authorize", "create_hold", "capture_hold", "release_hold", "get_hold", "create_rate_card",
               "configure_enforcement", "publish_price_book", "amend_contract", "list_contracts", "preview_invoice",
-              "finalize_invoice", "get_invoice", "explain_invoice", "void_invoice", "issue_credit_note",
+              "finalize_invoice", "get_invoice", "explain_invoice", "void_invoice", "reissue_invoice",
+              "issue_credit_note",
               "create_finops_node", "create_finops_rule", "allocate_finops_credit"}  # fmt: skip
 _REFUSED = {"create_charge", "create_hold"}  # may answer 402 insufficient_credit
 _NO_IDEMPOTENCY_KEY = {"authorize"}  # a POST that writes nothing: no key, no 409

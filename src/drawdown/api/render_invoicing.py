@@ -29,7 +29,7 @@ def credit_note(n: CreditNote, unit: Unit) -> i.CreditNoteOut:
 def invoice(v: InvoiceView, unit: Unit) -> i.InvoiceOut:
     notes = [credit_note(n, unit) for n in v.credit_notes]
     return i.InvoiceOut(
-        id=v.id, status=v.status, account=v.account_id, period_start=v.period.start.isoformat(),
+        id=v.id, status=v.status, revision=v.revision, account=v.account_id, period_start=v.period.start.isoformat(),
         period_end=v.period.end.isoformat(), currency=v.amount_due.unit.code, amount_due=str(v.amount_due),
         outstanding=str(v.outstanding), document=v.document, credit_notes=notes,
     )  # fmt: skip

@@ -1,5 +1,5 @@
 """The ``/v1`` pricing and invoicing endpoints (issue 5): price books, contracts, invoice
-preview, finalize, read, explain, void and credit notes. Same shape as ``routes``: parse,
+preview, finalize, read, explain, void, re-issue and credit notes. Same shape as ``routes``: parse,
 check access, call the book, render; every write goes through ``edge.write``.
 """
 
@@ -121,6 +121,21 @@ def void_invoice(request: Request, caller: Caller, invoice_id: InvoiceId, body: 
         return Rendered(200, _invoice(book, view).model_dump_json(), view.account_id)
 
     return write(request, caller, key, "void_invoice", body.model_dump(mode="json"), action, reason=body.reason)
+
+
+@router.post("/invoices/{invoice_id}/reissue", name="reissue_invoice", operation_id="reissue_invoice",
+             status_code=201, response_model=i.InvoiceOut, tags=["invoicing"])  # fmt: skip
+def reissue_invoice(request: Request, caller: Caller, invoice_id: InvoiceId, body: i.InvoiceReissue,
+                    key: IdemKey = None) -> Response:  # fmt: skip
+    """Bill a voided invoice's period again (201), with today's terms and credits over the usage
+    it billed. Re-issuing it again returns its replacement (200); an invoice that is not voided,
+    or whose period was re-issued since, is 409."""
+
+    def action(book: Book, _: WriteRequest) -> Rendered:
+        view = book.reissue_invoice(invoice_id, reason=body.reason)
+        return Rendered(200 if view.replayed else 201, _invoice(book, view).model_dump_json(), view.account_id)
+
+    return write(request, caller, key, "reissue_invoice", body.model_dump(mode="json"), action, reason=body.reason)
 
 
 @router.post("/invoices/{invoice_id}/credit-notes", name="issue_credit_note", operation_id="issue_credit_note",

@@ -124,6 +124,10 @@ class InvoiceVoid(In):
     reason: Annotated[str, Field(min_length=1, max_length=limits.REASON_LENGTH_MAX)]
 
 
+class InvoiceReissue(In):
+    reason: Annotated[str, Field(min_length=1, max_length=limits.REASON_LENGTH_MAX)]
+
+
 class CreditNoteCreate(In):
     amount: Amount
     reason: Annotated[Text, Field(min_length=1)]
@@ -163,6 +167,7 @@ class CreditNoteOut(Out):
 class InvoiceOut(Out):
     id: str | None = Field(description="Null for a preview.")
     status: str = Field(description="preview, finalized or voided")
+    revision: int = Field(description="1, then one more per re-issue of the period's voided invoice.")
     account: str
     period_start: str
     period_end: str

@@ -340,7 +340,7 @@ def _instant(text: str | None) -> Any:
     return None if text is None else text.replace("Z", "+00:00")
 
 
-invoice_app = typer.Typer(help="Preview, finalize, explain, void and run invoices.", no_args_is_help=True)
+invoice_app = typer.Typer(help="Preview, finalize, explain, void, re-issue and run invoices.", no_args_is_help=True)
 app.add_typer(invoice_app, name="invoice")
 
 
@@ -388,6 +388,20 @@ def invoice_void(
     with opened(db) as book:
         view = book.void_invoice(invoice_id, reason=reason)
     console.print(f"{view.id} voided")
+
+
+@invoice_app.command("reissue")
+def invoice_reissue(
+    invoice_id: str, reason: Annotated[str, typer.Option("--reason", help="Why, in words.")], db: DbOption = None
+) -> None:
+    """Bill a voided invoice's period again with today's terms and credits, over the usage it billed."""
+    with opened(db) as book:
+        view = book.reissue_invoice(invoice_id, reason=reason)
+    state = "already re-issued as" if view.replayed else "re-issued as"
+    console.print(
+        f"{invoice_id} {state} {view.id} (revision {view.revision}): "
+        f"amount due {view.document['totals']['amount_due']} {view.amount_due.unit.code}"
+    )
 
 
 @invoice_app.command("run")

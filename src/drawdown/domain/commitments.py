@@ -8,9 +8,9 @@ The rules (docs/ARCHITECTURE.md repeats them):
   is invoiced: an adjustment billed on an invoice inside the term counts, usage of the term
   billed after it ended does not. Credit notes and rebates do not change it.
 - **which invoices** — the finalized invoices whose billing month lies inside the term and
-  before the month being rated, one per month (the store's unique constraint), plus the
-  invoice being rated. A voided invoice counts nothing, so a void followed by any
-  re-billing of that month can never count it twice.
+  before the month being rated, one per month (its latest revision), plus the invoice
+  being rated. A voided invoice counts nothing, so a void followed by a re-issue of that
+  month can never count it twice; the re-issue counts like any finalized invoice.
 - **when** — only the invoice of the term's last billing month carries the true-up; a
   preview of that month shows the projected true-up, a preview of an earlier month none.
 - **which terms** — the contract version in force for the term's last billing month (at

@@ -325,6 +325,18 @@ class InvoiceAlreadyVoided(Conflict):
     code = "invoice_already_voided"
 
 
+class InvoiceNotVoided(Conflict):
+    """Only a voided invoice is re-issued: void it first (its credits come back), then re-issue."""
+
+    code = "invoice_not_voided"
+
+
+class InvoiceSuperseded(Conflict):
+    """The voided invoice's period was re-issued and has moved on since: act on its latest revision."""
+
+    code = "invoice_superseded"
+
+
 class InvoiceCountedInTerm(Conflict):
     """A later finalized invoice counted this one toward the term commitment it closed."""
 

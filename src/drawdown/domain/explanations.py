@@ -4,7 +4,8 @@
 line the quantity and events, the price and its version, the discount rule with its
 contract version, and each grant drawn with its order position, key and reason; on the
 invoice of a term's last month, the term commitment: its rule, contract version, term,
-committed amount, the spend counted per invoice and the shortfall. Amounts are
+committed amount, the spend counted per invoice and the shortfall; on a re-issue, the
+voided invoice it replaces and why (:func:`replacing`). Amounts are
 decimal strings at the currency's minor digits. Its canonical JSON is byte-identical for
 identical inputs.
 """
@@ -72,6 +73,12 @@ def document(invoice: Invoice, grant_reasons: dict[str, dict[str, str]] | None =
     if invoice.term is not None:  # only on the invoice of a term's last month
         doc["term_commit"] = _term(invoice, invoice.term)
     return doc
+
+
+def replacing(doc: dict[str, Any], voided_id: str, revision: int, reason: str) -> dict[str, Any]:
+    """``doc`` as the re-issue of a voided invoice: revision ``revision`` of its period,
+    naming the invoice it replaces and the reason (plain data, so still byte-identical)."""
+    return {**doc, "replaces": {"invoice": voided_id, "revision": revision, "reason": reason}}
 
 
 def _term(invoice: Invoice, term: TermCheck) -> dict[str, Any]:
@@ -142,6 +149,9 @@ def text(doc: dict[str, Any]) -> str:
         f"price book {doc['price_book']} · contract {doc['contract'] or 'none'} · "
         f"drawdown policy {doc['drawdown_policy']}",
     ]
+    if "replaces" in doc:
+        r = doc["replaces"]
+        out.append(f"revision {r['revision']}: re-issues voided invoice {r['invoice']} ({r['reason']})")
     for line in doc["lines"]:
         events = line["events"]
         origin = f" for the period from {line['origin_period_start']}" if line["origin_period_start"] else ""

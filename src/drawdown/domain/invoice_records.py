@@ -1,4 +1,10 @@
-"""Finalized invoices and credit notes as stored: frozen documents plus the figures to query."""
+"""Finalized invoices and credit notes as stored: frozen documents plus the figures to query.
+
+A period's invoices are numbered by revision: the first is 1, and each re-issue of a voided
+invoice is the next number, so the latest revision is "the invoice of the period". Every
+revision of a period keeps the first one's usage cutoff: a re-issue bills exactly the usage
+the voided invoice billed, and later usage stays late usage for the next invoice.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from drawdown.domain.errors import InvoiceNotVoided, InvoiceSuperseded
 from drawdown.domain.instants import Period
 
 
@@ -31,7 +38,8 @@ class CreditNote:
 @dataclass(frozen=True, slots=True)
 class FrozenInvoice:
     """A newly finalized invoice as it is stored: its usage cutoff is the instant it was
-    finalized, and its explanation document is already canonical JSON text."""
+    rated up to (when it was finalized, or the voided revision's cutoff for a re-issue), and
+    its explanation document is already canonical JSON text."""
 
     id: str
     account_id: str
@@ -43,6 +51,8 @@ class FrozenInvoice:
     commit_spend_units: int
     finalized_at: datetime
     document_json: str
+    usage_cutoff: datetime
+    revision: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,7 @@ class StoredInvoice:
     finalized_at: datetime
     voided_at: datetime | None = None
     credit_notes: tuple[CreditNote, ...] = ()
+    revision: int = 1  # 1, then one more per re-issue of the period
 
     @property
     def document(self) -> dict[str, Any]:
@@ -79,3 +90,27 @@ class StoredInvoice:
         if self.status is InvoiceStatus.VOIDED:
             return 0
         return self.amount_due_units - self.credited_by_notes_units
+
+
+def reissue_revision(voided: StoredInvoice, latest: StoredInvoice) -> int | None:
+    """The revision a re-issue of ``voided`` gets, given the ``latest`` revision of its period;
+    None when ``latest`` is the invoice that already replaced it (a retry writes nothing).
+
+    Only a voided invoice is re-issued, and only the latest of its period: once its
+    replacement was itself re-issued, the period has moved on and the caller acts on it.
+    """
+    assert (latest.account_id, latest.period) == (voided.account_id, voided.period), "the same period"
+    if voided.status is not InvoiceStatus.VOIDED:
+        raise InvoiceNotVoided(
+            f"invoice {voided.id} is {voided.status}; void it first, then re-issue its period",
+            field="invoice_id", invoice_status=str(voided.status),
+        )  # fmt: skip
+    if latest.id == voided.id:
+        return voided.revision + 1
+    if latest.revision == voided.revision + 1:
+        return None
+    raise InvoiceSuperseded(
+        f"invoice {voided.id} (revision {voided.revision}) was re-issued and its period is now at revision "
+        f"{latest.revision} ({latest.id}); act on that one",
+        field="invoice_id", latest=latest.id, revision=latest.revision,
+    )  # fmt: skip

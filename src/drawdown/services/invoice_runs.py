@@ -2,9 +2,10 @@
 
 Accounts are finalized a page at a time, one unit of work per page, so a run that stops
 half-way keeps every page it finished; running it again skips every account that already
-has the month's invoice (the UNIQUE (account, period_start) constraint guarantees there is
-never a second one). An account whose invoice cannot be rated (no price book, a currency
-mismatch, out of order) is reported and does not stop the run. With worker processes,
+has the month's invoice, finalized or voided (a run never re-issues a voided month: that is
+an explicit act, ``reissue_invoice``; the UNIQUE (account, period_start, revision)
+constraint guarantees a run never writes a second one). An account whose invoice cannot be
+rated (no price book, a currency mismatch, out of order) is reported and does not stop the run. With worker processes,
 pages are rated ahead of the writes, and a page is used only if nobody else wrote since it
 was sent (see :func:`_pipelined`).
 """
@@ -304,7 +305,7 @@ def _load_page(
         for p in same:
             candidates, pool = grants[p.id]
             loaded[p.id] = Loaded(
-                contracts[p.id], usage[p.id], availability[p.id], latest.get(p.id), candidates, pool, terms[p.id]
+                contracts[p.id], usage[p.id], availability[p.id], latest.get(p.id), candidates, pool, terms[p.id], now
             )
     return loaded
 

@@ -1,10 +1,11 @@
-"""Invoices: preview, finalize, void, credit notes and explanations (I1–I3).
+"""Invoices: preview, finalize, void, re-issue, credit notes and explanations (I1–I3).
 
 Each use case loads what the pure engine needs (price-book versions, the contract in
 force, usage from the ``UsageSource``, grants with their cap headroom), calls
 :func:`drawdown.domain.invoices.rate` and :func:`~drawdown.domain.invoices.apply_credits`,
 and, when finalizing, posts the credits drawn and saves the frozen document, all in one
-write unit of work. A preview writes nothing.
+write unit of work. A preview writes nothing. A re-issue finalizes a voided invoice's
+period again, as the next revision: today's terms and credits, the voided invoice's usage.
 """
 
 from __future__ import annotations
@@ -29,10 +30,16 @@ from drawdown.domain.errors import (
     InvoiceOutOfOrder,
     UnitMismatch,
 )
-from drawdown.domain.explanations import document, money, text
+from drawdown.domain.explanations import document, money, replacing, text
 from drawdown.domain.instants import Period, month_period, to_micros, zone
 from drawdown.domain.invoice_postings import credit_postings, reinstatement_postings
-from drawdown.domain.invoice_records import CreditNote, FrozenInvoice, InvoiceStatus, StoredInvoice
+from drawdown.domain.invoice_records import (
+    CreditNote,
+    FrozenInvoice,
+    InvoiceStatus,
+    StoredInvoice,
+    reissue_revision,
+)
 from drawdown.domain.invoices import Invoice, Outcome, RatingInput, apply_credits, rate
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind, canonical_json, fingerprint
 from drawdown.domain.lifecycle import removal_postings
@@ -59,6 +66,7 @@ class InvoiceView:
     document: dict[str, Any]
     credit_notes: tuple[CreditNote, ...] = ()
     replayed: bool = False
+    revision: int = 1  # of the period's invoices: 1, then one more per re-issue
 
     def explain(self) -> str:
         return text(self.document)
@@ -74,10 +82,11 @@ class Loaded:
     contracts: list[Contract]
     usage: list[UsageTotal]
     availability: list[Availability]
-    previous: StoredInvoice | None  # the account's latest invoice, if any
+    previous: StoredInvoice | None  # the account's latest invoice (a re-issue: the latest before its period)
     candidates: list[Candidate]
     pool_headroom_units: int | None
     term_invoices: list[TermInvoice]  # the invoices of a term this month closes (see term_invoices)
+    usage_cutoff: datetime  # usage recorded up to this instant is billed (finalize: now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +96,15 @@ class Rated:
     billing: Period
     invoice: Invoice
     reasons: dict[str, dict[str, str]]
+    usage_cutoff: datetime
+
+
+class Reissue(NamedTuple):
+    """What a re-issue adds to the invoice it seals: the voided invoice it replaces and why."""
+
+    voided_id: str
+    revision: int
+    reason: str
 
 
 def preview_invoice(deps: Deps, account: str, period: str) -> InvoiceView:
@@ -158,14 +176,19 @@ class Sealed(NamedTuple):
     commit_spend_units: int
     outcomes: tuple[Outcome, ...]
     document_json: str
+    usage_cutoff: datetime
+    revision: int = 1
 
 
-def seal(rated: Rated) -> Sealed:
+def seal(rated: Rated, reissue: Reissue | None = None) -> Sealed:
     invoice = rated.invoice
+    doc = document(invoice, rated.reasons)
+    if reissue is not None:
+        doc = replacing(doc, reissue.voided_id, reissue.revision, reissue.reason)
     return Sealed(
         rated.payer.id, rated.billing, rated.unit, credit_postings(invoice), invoice.total("amount_units"),
         invoice.total("credited_units"), invoice.amount_due_units, invoice.commit_spend_units, invoice.outcomes,
-        document_json(document(invoice, rated.reasons)),
+        document_json(doc), rated.usage_cutoff, 1 if reissue is None else reissue.revision,
     )  # fmt: skip
 
 
@@ -199,7 +222,8 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: date
         if s.legs:
             draft = TransactionDraft(
                 kind=TxKind.INVOICE, effective_at=now, postings=s.legs, actor=who, reason=f"invoice {invoice_id}",
-                idempotency_key=_credits_key(s.account_id, s.billing), fingerprint=fingerprint({"invoice": invoice_id}),
+                idempotency_key=_credits_key(s.account_id, s.billing, s.revision),
+                fingerprint=fingerprint({"invoice": invoice_id}),
                 links={"invoice_id": invoice_id, "account_id": s.account_id},
                 data={"period_start": s.billing.start.isoformat(), "credits_units": s.credits_units},
             )  # fmt: skip
@@ -214,7 +238,7 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: date
             text = document_json(doc)
         rows.append(FrozenInvoice(
             invoice_id, s.account_id, s.billing, s.unit.code, s.subtotal_units, s.credits_units,
-            s.amount_due_units, s.commit_spend_units, now, text,
+            s.amount_due_units, s.commit_spend_units, now, text, s.usage_cutoff, s.revision,
         ))  # fmt: skip
     uow.invoices.add_frozen(rows)
     for note in notes:
@@ -222,21 +246,32 @@ def freeze(deps: Deps, uow: UnitOfWork, items: list[Sealed], who: str, now: date
     return ids
 
 
-def _credits_key(account_id: str, billing: Period) -> str:
-    return f"invoice:{account_id}:{to_micros(billing.start)}"
+def _credits_key(account_id: str, billing: Period, revision: int) -> str:
+    """The idempotency key of an invoice's credits: revision 1 keeps the key it always had."""
+    key = f"invoice:{account_id}:{to_micros(billing.start)}"
+    return key if revision == 1 else f"{key}:r{revision}"
 
 
-def load_one(uow: UnitOfWork, payer: Account, billing: Period, now: datetime) -> Loaded:
+def load_one(
+    uow: UnitOfWork, payer: Account, billing: Period, now: datetime, reissuing: StoredInvoice | None = None
+) -> Loaded:
+    """What rating the month needs now; when ``reissuing`` a voided invoice, the usage it
+    billed (recorded up to its cutoff, late usage since the invoice before it) instead."""
     candidates, pool = candidates_for(uow, payer, payer.currency, now)
     contracts = uow.contracts.versions(payer.id)
+    if reissuing is None:
+        cutoff, previous = now, uow.invoices.latest(payer.id)
+    else:
+        cutoff, previous = reissuing.usage_cutoff, uow.invoices.latest(payer.id, before=billing.start)
     return Loaded(
         contracts,
-        uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=now),
+        uow.usage.totals(payer.id, billing, recorded_after=None, recorded_until=cutoff),
         uow.availability.records(payer.id, billing),
-        uow.invoices.latest(payer.id),
+        previous,
         candidates,
         pool,
         term_invoices(uow, [payer], billing, {payer.id: contracts})[payer.id],
+        cutoff,
     )
 
 
@@ -260,7 +295,8 @@ def compute(
         raise UnitMismatch(f"price book {book.label} is in {book.unit}; {payer.id} bills in {unit.code}", field="unit")
     rating = RatingInput(
         payer.id, unit, billing, payer.time_zone, now, book, contract, tuple(loaded.usage),
-        late_usage(uow, payer, billing, now, loaded.previous, loaded.contracts, versions), tuple(loaded.availability),
+        late_usage(uow, payer, billing, loaded.usage_cutoff, loaded.previous, loaded.contracts, versions),
+        tuple(loaded.availability),
         tuple(loaded.term_invoices),
     )  # fmt: skip
     invoice = apply_credits(rate(rating), loaded.candidates, payer.drawdown_policy, loaded.pool_headroom_units)
@@ -270,7 +306,7 @@ def compute(
                      "scope": grants[d.grant_id].scope.describe()}
         for line in invoice.lines for d in line.credits
     }  # fmt: skip
-    return Rated(payer, unit, billing, invoice, reasons)
+    return Rated(payer, unit, billing, invoice, reasons, loaded.usage_cutoff)
 
 
 def _settle_outcomes(
@@ -316,7 +352,7 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
         check_not_counted_in_term(uow, stored)
         unit = unit_of(uow, stored.currency)
         drafts = []
-        original = uow.ledger.find_by_key(_credits_key(stored.account_id, stored.period))
+        original = uow.ledger.find_by_key(_credits_key(stored.account_id, stored.period, stored.revision))
         if original is not None:
             owners = sorted({p.owner_id for p in original.postings if p.owner_id is not None})
             states = {s.grant.id: s for s in uow.ledger.grant_states(owners, unit.code)}
@@ -344,6 +380,28 @@ def void_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> Inv
         uow.invoices.mark_voided(stored.id, now)
         voided = _stored(uow, invoice_id)
     return _view(voided, unit)
+
+
+def reissue_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> InvoiceView:
+    """Finalize a voided invoice's period again, as its next revision: the terms and credits
+    of now, the usage the voided invoice billed (up to its cutoff; what came later stays late
+    usage for the next invoice). Re-issuing it again returns its replacement (``replayed``)."""
+    who, why = actor_and_reason(actor, reason, reason_required=True)
+    with deps.uow(write=True) as uow:
+        now = deps.clock.now()  # under the writer lock, so instants follow the commit order
+        voided = _stored(uow, invoice_id)
+        latest = uow.invoices.for_period(voided.account_id, voided.period.start)
+        assert latest is not None, "the voided invoice's own period has an invoice"
+        revision = reissue_revision(voided, latest)
+        unit = unit_of(uow, voided.currency)
+        if revision is None:
+            return _view(latest, unit, replayed=True)
+        payer = account_of(uow, voided.account_id)
+        loaded = load_one(uow, payer, voided.period, now, reissuing=voided)
+        rated = compute(uow, payer, unit, voided.period, now, loaded, {})
+        new_id = freeze(deps, uow, [seal(rated, Reissue(voided.id, revision, why))], who, now)[0]
+        stored = _stored(uow, new_id)
+    return _view(stored, unit)
 
 
 def issue_credit_note(deps: Deps, invoice_id: str, amount: object, *, reason: str, actor: str) -> CreditNote:
@@ -382,5 +440,5 @@ def _stored(uow: UnitOfWork, invoice_id: str) -> StoredInvoice:
 def _view(stored: StoredInvoice, unit: Unit, *, replayed: bool = False) -> InvoiceView:
     return InvoiceView(
         stored.id, str(stored.status), stored.account_id, stored.period, Money(stored.amount_due_units, unit),
-        Money(stored.outstanding_units, unit), stored.document, stored.credit_notes, replayed,
+        Money(stored.outstanding_units, unit), stored.document, stored.credit_notes, replayed, stored.revision,
     )  # fmt: skip

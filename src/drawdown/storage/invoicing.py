@@ -2,8 +2,10 @@
 
 Price books and contracts are insert-only (a new version, never an edit). An invoice row
 is inserted once at finalization; only its status and ``voided_at`` change afterwards.
-The UNIQUE (account_id, period_start) constraint makes a second invoice for one account
-and period impossible whatever the callers do.
+A period's invoices are numbered by ``revision`` (a re-issue of a voided one is the next),
+and the UNIQUE (account_id, period_start, revision) constraint makes a second invoice of
+one revision impossible whatever the callers do. Reads of "the invoice of a period" take
+its latest revision.
 """
 
 from __future__ import annotations
@@ -152,21 +154,32 @@ class Invoices:
             usage_cutoff=from_micros(row["usage_cutoff"]), document_json=row["document"],
             finalized_at=from_micros(row["finalized_at"]),
             voided_at=None if row["voided_at"] is None else from_micros(row["voided_at"]), credit_notes=notes,
+            revision=row["revision"],
         )  # fmt: skip
 
     def get(self, invoice_id: str) -> StoredInvoice | None:
         return self._one(invoices.c.id == invoice_id)
 
-    def for_period(self, account_id: str, period_start: datetime) -> StoredInvoice | None:
-        return self._one(invoices.c.account_id == account_id, invoices.c.period_start == to_micros(period_start))
-
-    def latest(self, account_id: str) -> StoredInvoice | None:
+    def _newest(self, *where: object) -> StoredInvoice | None:
+        """The invoice of the latest period (its latest revision) among those ``where`` selects."""
         t = invoices.c
-        newest = select(func.max(t.period_start)).where(t.account_id == account_id).scalar_subquery()
-        return self._one(t.account_id == account_id, t.period_start == newest)
+        query = select(invoices).where(*where).order_by(t.period_start.desc(), t.revision.desc()).limit(1)  # type: ignore[arg-type]
+        row = self.conn.execute(query).mappings().first()
+        return None if row is None else self._from_rows([row])[0]
+
+    def for_period(self, account_id: str, period_start: datetime) -> StoredInvoice | None:
+        """The period's invoice: its latest revision."""
+        return self._newest(invoices.c.account_id == account_id, invoices.c.period_start == to_micros(period_start))
+
+    def latest(self, account_id: str, *, before: datetime | None = None) -> StoredInvoice | None:
+        """The account's invoice of its latest period (before ``before``, if given), latest revision."""
+        t = invoices.c
+        if before is None:
+            return self._newest(t.account_id == account_id)
+        return self._newest(t.account_id == account_id, t.period_start < to_micros(before))
 
     def latest_many(self, account_ids: Sequence[str]) -> dict[str, StoredInvoice]:
-        """Each account's invoice with the latest period, for the accounts that have one."""
+        """Each account's invoice with the latest period (its latest revision), for the accounts that have one."""
         t = invoices.c
         newest = (
             select(t.account_id, func.max(t.period_start).label("start"))
@@ -174,25 +187,36 @@ class Invoices:
             .group_by(t.account_id)
             .subquery()
         )
-        query = select(invoices).join(
-            newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start)
+        top = (
+            select(t.account_id, t.period_start, func.max(t.revision).label("revision"))
+            .join(newest, (t.account_id == newest.c.account_id) & (t.period_start == newest.c.start))
+            .group_by(t.account_id, t.period_start)
+            .subquery()
         )
+        query = select(invoices).join(
+            top,
+            (t.account_id == top.c.account_id) & (t.period_start == top.c.period_start)
+            & (t.revision == top.c.revision),
+        )  # fmt: skip
         return {stored.account_id: stored for stored in self._from_rows(self.conn.execute(query).mappings().all())}
 
     def in_term(self, account_ids: Sequence[str], term: Period) -> dict[str, list[TermInvoice]]:
         """The accounts' invoices (finalized or voided) whose period lies inside ``term``, with
-        the spend each counts toward commitments. At most one per account and month."""
+        the spend each counts toward commitments: one per account and month, its latest revision."""
         t = invoices.c
         query = (
             select(t.account_id, t.id, t.period_start, t.period_end, t.commit_spend_units, t.status)
             .where(t.account_id.in_(account_ids))
             .where(t.period_start >= to_micros(term.start), t.period_end <= to_micros(term.end))
-            .order_by(t.account_id, t.period_start)
+            .order_by(t.account_id, t.period_start, t.revision)
         )
-        found: dict[str, list[TermInvoice]] = {a: [] for a in account_ids}
+        latest: dict[tuple[str, int], TermInvoice] = {}  # a later revision replaces an earlier one
         for account, invoice_id, start, end, spend, status in self.conn.execute(query):
             period = Period(from_micros(start), from_micros(end))
-            found[account].append(TermInvoice(invoice_id, period, spend, status == str(InvoiceStatus.VOIDED)))
+            latest[account, start] = TermInvoice(invoice_id, period, spend, status == str(InvoiceStatus.VOIDED))
+        found: dict[str, list[TermInvoice]] = {a: [] for a in account_ids}
+        for (account, _), invoice in latest.items():  # in period order, as queried
+            found[account].append(invoice)
         return found
 
     def documents_after(self, account_id: str, after: datetime, limit: int) -> list[tuple[str, dict[str, Any]]]:
@@ -215,8 +239,8 @@ class Invoices:
                  "period_end": to_micros(i.period.end), "currency": i.currency, "status": str(InvoiceStatus.FINALIZED),
                  "subtotal_units": i.subtotal_units, "credits_units": i.credits_units,
                  "amount_due_units": i.amount_due_units, "commit_spend_units": i.commit_spend_units,
-                 "usage_cutoff": to_micros(i.finalized_at), "document": i.document_json,
-                 "finalized_at": to_micros(i.finalized_at), "voided_at": None}
+                 "usage_cutoff": to_micros(i.usage_cutoff), "document": i.document_json,
+                 "finalized_at": to_micros(i.finalized_at), "voided_at": None, "revision": i.revision}
                 for i in found
             ],
         )  # fmt: skip

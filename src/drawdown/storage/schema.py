@@ -304,6 +304,8 @@ contracts = Table(
 # One row per finalized invoice; its document is frozen. ``status`` and ``voided_at`` are the
 # only columns that ever change (finalized -> voided). ``commit_spend_units`` (migration 0006)
 # is the spend a term commitment counts: Σ line amount − discount, term true-ups excluded.
+# ``revision`` (migration 0009) numbers a period's invoices: 1, then one more per re-issue of
+# a voided one; the latest revision is the period's invoice.
 invoices = Table(
     "invoices",
     metadata,
@@ -321,7 +323,8 @@ invoices = Table(
     Column("document", Text, nullable=False),
     Column("finalized_at", BigInteger, nullable=False),
     Column("voided_at", BigInteger, nullable=True),
-    UniqueConstraint("account_id", "period_start", name="uq_invoices_account_period"),
+    Column("revision", Integer, nullable=False, server_default="1"),
+    UniqueConstraint("account_id", "period_start", "revision", name="uq_invoices_account_period_revision"),
 )
 
 credit_notes = Table(
