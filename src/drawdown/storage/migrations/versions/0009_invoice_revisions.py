@@ -6,7 +6,7 @@ period start, revision), so a re-issue is a new row beside the voided one.
 
 Revision ID: 0009
 Revises: 0008
-Create Date: 2026-11-24 10:00:00
+Create Date: 2026-11-21 21:00:00
 """
 
 from __future__ import annotations
