@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from drawdown.book import Book
-from drawdown.domain.errors import BatchTooLarge
+from drawdown.domain.errors import BatchTooLarge, MeterAlreadyExists
 from drawdown.services.usage import EventResult
 from tests.conftest import START, FixedClock
 from tests.integration.checker import check
@@ -145,6 +145,18 @@ def test_property_meters_sum_max_and_count_distinct_values_of_filtered_events(bo
     assert book.meter("eu_tokens", "acme", **window)[0].value == Decimal("17.5")  # type: ignore[arg-type]
     assert book.meter("users", "acme", **window)[0].value == 3  # type: ignore[arg-type]
     assert book.meter("biggest", "acme", **window)[0].value == 100  # type: ignore[arg-type]
+
+
+def test_a_filter_on_true_counts_only_true_and_redefining_it_with_1_is_a_different_meter(book: Book) -> None:
+    setup(book)
+    book.define_meter("cached", event_type="api_call", aggregation="count", filters={"cached": True})
+    props = [{"cached": True}, {"cached": 1}, {"cached": "true"}, {}]
+    book.ingest([event(f"e{i}", properties=p) for i, p in enumerate(props)])
+    window = {"start": START - timedelta(days=1), "end": START, "period": None}
+    assert book.meter("cached", "acme", **window)[0].value == 1  # type: ignore[arg-type]
+    assert book.define_meter("cached", event_type="api_call", aggregation="count", filters={"cached": True})
+    with pytest.raises(MeterAlreadyExists):
+        book.define_meter("cached", event_type="api_call", aggregation="count", filters={"cached": 1})
 
 
 def test_async_mode_events_burn_credit_by_event_time_once_and_never_below_the_floor(book: Book) -> None:

@@ -96,3 +96,13 @@ def test_aggregate_counts_sums_maxes_and_distinct_values_of_matching_events() ->
     assert aggregate(Meter("m", "call", Aggregation.COUNT), events) == 3
     assert aggregate(Meter("m", "call", Aggregation.MAX), events) == Decimal("2")
     assert aggregate(Meter("m", "call", Aggregation.UNIQUE_COUNT, "u"), events) == 2
+
+
+def test_a_meter_filter_on_true_does_not_match_1_nor_a_filter_on_1_match_true() -> None:
+    """JSON true and 1 are different values: an event with ``cached: 1`` is not a cached one."""
+    events = [("call", 1_000_000, {"cached": True, "tier": 1}), ("call", 1_000_000, {"cached": 1, "tier": True})]
+    events += [("call", 1_000_000, {"cached": False, "tier": 0}), ("call", 1_000_000, {"cached": 0, "tier": False})]
+    assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"cached": True}), events) == 1
+    assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"tier": 1}), events) == 1
+    assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"cached": False}), events) == 1
+    assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"tier": 0}), events) == 1

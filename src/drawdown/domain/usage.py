@@ -176,7 +176,16 @@ class Meter:
     filters: Mapping[str, PropertyValue] = field(default_factory=dict)
 
     def matches(self, event_type: str, properties: Mapping[str, PropertyValue]) -> bool:
-        return event_type == self.event_type and all(properties.get(k) == v for k, v in self.filters.items())
+        return event_type == self.event_type and all(same_value(properties.get(k), v) for k, v in self.filters.items())
+
+    def same_definition(self, other: Meter) -> bool:
+        """Equal, with filter values compared as JSON values (``==`` alone takes true for 1)."""
+        return self == other and canonical_properties(self.filters) == canonical_properties(other.filters)
+
+
+def same_value(found: object, wanted: PropertyValue) -> bool:
+    """Whether a property value equals a filter's as JSON values: true is not 1, false is not 0."""
+    return found == wanted and type(found) is type(wanted)
 
 
 def meter_of(meter_id: str, event_type: str, aggregation: str, prop: str | None, filters: object) -> Meter:

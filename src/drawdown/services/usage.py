@@ -135,7 +135,7 @@ def define_meter(
     with deps.uow(write=True) as uow:
         existing = uow.meters.get(meter_id)
         if existing is not None:
-            if existing == meter:
+            if existing.same_definition(meter):
                 return existing
             raise MeterAlreadyExists(f"meter {meter_id} exists with a different definition", field="meter_id")
         uow.meters.add(meter, to_micros(deps.clock.now()))
