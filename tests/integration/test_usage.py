@@ -147,6 +147,17 @@ def test_property_meters_sum_max_and_count_distinct_values_of_filtered_events(bo
     assert book.meter("biggest", "acme", **window)[0].value == 100  # type: ignore[arg-type]
 
 
+def test_a_property_meter_skips_values_too_large_to_sum_exactly_instead_of_failing(book: Book) -> None:
+    setup(book)
+    book.define_meter("tokens", event_type="api_call", aggregation="sum", property="tokens")
+    book.define_meter("most", event_type="api_call", aggregation="max", property="tokens")
+    values = ["1e1000000", "10000000000000000000000000001", "2.5", 4, "0.0000001"]
+    book.ingest([event(f"e{i}", properties={"tokens": v}) for i, v in enumerate(values)])
+    window = {"start": START - timedelta(days=1), "end": START, "period": None}
+    assert book.meter("tokens", "acme", **window)[0].value == Decimal("6.5")  # type: ignore[arg-type]
+    assert book.meter("most", "acme", **window)[0].value == 4  # type: ignore[arg-type]
+
+
 def test_a_filter_on_true_counts_only_true_and_redefining_it_with_1_is_a_different_meter(book: Book) -> None:
     setup(book)
     book.define_meter("cached", event_type="api_call", aggregation="count", filters={"cached": True})

@@ -106,3 +106,18 @@ def test_a_meter_filter_on_true_does_not_match_1_nor_a_filter_on_1_match_true() 
     assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"tier": 1}), events) == 1
     assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"cached": False}), events) == 1
     assert aggregate(Meter("m", "call", Aggregation.COUNT, None, {"tier": 0}), events) == 1
+
+
+def test_a_property_sum_is_exact_and_a_number_too_large_to_sum_exactly_is_not_a_number() -> None:
+    """A numeric property is an integer, or a decimal string of at most 6 decimals and at most
+    10**15 in size (as an integer property may be): the sum of such values is exact, however
+    many; anything else (``"9e999999"``, 30 digits) is not counted, and never raises."""
+    tokens = ["999999999999999.999999", "0.000001", "1000000000000000", "-5"]
+    events = [("call", 0, {"t": value}) for value in tokens]
+    events += [
+        ("call", 0, {"t": value})
+        for value in ["9e999999", "1e1000000", "1" * 30, "0.0000001", "1e16", "NaN", "-Infinity"]
+    ]
+    assert aggregate(Meter("m", "call", Aggregation.SUM, "t"), events * 200) == Decimal("1999999999999995") * 200
+    assert aggregate(Meter("m", "call", Aggregation.MAX, "t"), events) == Decimal("1000000000000000")
+    assert aggregate(Meter("m", "call", Aggregation.COUNT, "t"), events) == len(events)

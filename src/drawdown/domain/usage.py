@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -39,6 +39,7 @@ PropertyValue = str | int | bool
 _PROPERTY_TYPES = (str, int, bool)
 _PROPERTY_INT_MAX = 10**15
 _QUANTUM = Decimal(1).scaleb(-limits.QUANTITY_SCALE)
+_SUM_DIGITS = 60
 
 
 class Event(NamedTuple):
@@ -207,7 +208,12 @@ def meter_of(meter_id: str, event_type: str, aggregation: str, prop: str | None,
 
 
 def measure(meter: Meter, quantity_micros: int, properties: Mapping[str, PropertyValue]) -> Decimal | None:
-    """What one matching event contributes to a sum or max; ``None`` when it has no value."""
+    """What one matching event contributes to a sum or max; ``None`` when it has no value.
+
+    A property's value is a number when it is an integer, or a decimal string with at most
+    ``QUANTITY_SCALE`` decimals and at most ``10**15`` in size (as an integer property may be):
+    bounded like that, sums stay exact. Anything else (``"9e999999"``, 30 digits) counts as no value.
+    """
     if meter.property is None:
         return Decimal(quantity_micros).scaleb(-limits.QUANTITY_SCALE)
     value = properties.get(meter.property)
@@ -217,26 +223,30 @@ def measure(meter: Meter, quantity_micros: int, properties: Mapping[str, Propert
         number = Decimal(value)
     except InvalidOperation:
         return None
-    return number if number.is_finite() else None
+    if not number.is_finite() or number.copy_abs() > _PROPERTY_INT_MAX or number != number.quantize(_QUANTUM):
+        return None
+    return number
 
 
 def aggregate(meter: Meter, events: Iterable[tuple[str, int, Mapping[str, PropertyValue]]]) -> Decimal:
     """The meter's value over ``(event_type, quantity_micros, properties)`` triples."""
     count, total, top = 0, Decimal(0), None
     seen: set[str] = set()
-    for event_type, quantity_micros, properties in events:
-        if not meter.matches(event_type, properties):
-            continue
-        count += 1
-        if meter.aggregation is Aggregation.UNIQUE_COUNT:
-            assert meter.property is not None
-            if meter.property in properties:
-                seen.add(json.dumps(properties[meter.property]))
-            continue
-        value = measure(meter, quantity_micros, properties)
-        if value is not None:
-            total += value
-            top = value if top is None else max(top, value)
+    with localcontext() as wide:
+        wide.prec = _SUM_DIGITS  # values have at most 22 digits: sums of any realistic count are exact
+        for event_type, quantity_micros, properties in events:
+            if not meter.matches(event_type, properties):
+                continue
+            count += 1
+            if meter.aggregation is Aggregation.UNIQUE_COUNT:
+                assert meter.property is not None
+                if meter.property in properties:
+                    seen.add(json.dumps(properties[meter.property]))
+                continue
+            value = measure(meter, quantity_micros, properties)
+            if value is not None:
+                total += value
+                top = value if top is None else max(top, value)
     if meter.aggregation is Aggregation.COUNT:
         return Decimal(count)
     if meter.aggregation is Aggregation.UNIQUE_COUNT:
