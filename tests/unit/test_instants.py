@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from drawdown.domain.errors import InvalidTimeZone, NaiveDatetime
 from drawdown.domain.instants import calendar_period, from_micros, require_aware, to_micros, zone
 
-ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "Pacific/Chatham"]
+ZONES = [
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "Asia/Kolkata",
+    "Pacific/Chatham",
+    "America/Havana",
+]
 
 
 @given(
@@ -35,6 +43,18 @@ def test_a_day_across_a_dst_change_is_23_or_25_hours() -> None:
     autumn = calendar_period(datetime(2026, 10, 25, 12, tzinfo=UTC), "day", paris)
     assert spring.end - spring.start == timedelta(hours=23)
     assert autumn.end - autumn.start == timedelta(hours=25)
+
+
+@pytest.mark.parametrize("length", ["day", "week", "month"])
+def test_the_second_pass_through_a_repeated_midnight_hour_is_in_the_same_day(length: str) -> None:
+    """Cuba turns its clocks back from 01:00 to 00:00, so 00:00-01:00 on Sunday 2026-11-01 happens
+    twice; both passes are in the same local day (and week, and month), which starts at the first."""
+    havana = zone("America/Havana")
+    first, second = datetime(2026, 11, 1, 4, 30, tzinfo=UTC), datetime(2026, 11, 1, 5, 30, tzinfo=UTC)
+    assert first.astimezone(havana).hour == second.astimezone(havana).hour == 0
+    period = calendar_period(second, length, havana)
+    assert period == calendar_period(first, length, havana)
+    assert calendar_period(period.start - timedelta(microseconds=1), length, havana).end == period.start
 
 
 def test_february_of_a_leap_year_has_29_days() -> None:

@@ -77,7 +77,8 @@ def calendar_period(instant: datetime, length: str, tz: ZoneInfo) -> Period:
     is 23 or 25 hours long and consecutive periods never overlap or leave a gap.
     """
     local = instant.astimezone(tz)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+    # fold=0: when midnight happens twice (clocks turned back from 01:00), the day starts at the first
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None, fold=0)
     if length == "day":
         start, end = midnight, midnight + timedelta(days=1)
     elif length == "week":
