@@ -185,6 +185,26 @@ def test_async_mode_events_burn_credit_by_event_time_once_and_never_below_the_fl
     assert check(book.engine, {("acme", "CREDIT"): 1000}) == []
 
 
+def test_an_async_event_with_a_key_of_the_longest_length_burns_and_does_not_hold_up_the_others(book: Book) -> None:
+    """The burn's ledger key is ``usage:<event key>``; an event key may be 255 characters, a ledger
+    key too, so a long event key gets a digest instead (PostgreSQL refused the longer key, and every
+    later burn with it)."""
+    setup(book)
+    book.define_unit("CREDIT", scale=3)
+    book.define_rate_card("std", "CREDIT", {"api_call": "1"}, effective_at=START - timedelta(days=30))
+    book.configure_account("acme", mode="async", rate_card="std")
+    book.issue_grant("acme", "10", "CREDIT", reason_code="welcome", effective_at=START - timedelta(days=2))
+    long_keys = ["k" * 255, "k" * 254 + "j", "k" * 249]
+    assert book.ingest([event(key) for key in [*long_keys, "short"]]).accepted == 4
+    assert book.burn_usage().charged == 4
+    assert book.balance("acme", "CREDIT").consumed_units == 4000
+    burns = [tx.idempotency_key for tx in book.ledger("acme") if tx.kind == "charge"]
+    assert len(set(burns)) == 4
+    assert max(len(key) for key in burns) <= 255
+    assert {"usage:short", f"usage:{'k' * 249}"} <= set(burns)
+    assert book.burn_usage().charged == 0
+
+
 def test_the_mode_when_an_event_is_recorded_decides_whether_it_burns(book: Book) -> None:
     """Enforce-mode usage is paid by reserve and capture; switching to async later does not bill it again."""
     setup(book)

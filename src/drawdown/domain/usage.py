@@ -65,6 +65,16 @@ class Event(NamedTuple):
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
+def burn_key(event_key: str) -> str:
+    """The ledger idempotency key of an event's async burn: ``usage:<event key>``, or, when that
+    would be longer than a ledger key may be (an event key may use all of it), ``usage:sha256:``
+    and the key's digest, so every event still has its own burn key."""
+    key = f"usage:{event_key}"
+    if len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX:
+        return key
+    return "usage:sha256:" + hashlib.sha256(event_key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def canonical_properties(properties: Mapping[str, PropertyValue]) -> str:
     """Properties as canonical JSON text (sorted keys, no spaces, ASCII)."""
     return json.dumps(properties, sort_keys=True, separators=(",", ":"), ensure_ascii=True)

@@ -39,6 +39,7 @@ from drawdown.domain.usage import (
     Meter,
     Window,
     aggregate,
+    burn_key,
     meter_of,
 )
 from drawdown.services.charges import plan
@@ -312,7 +313,8 @@ class BurnReport:
 def burn_usage(deps: Deps, *, actor: str = "system:usage-burn") -> BurnReport:
     """Charge async-mode accounts for their unburned events, through the drawdown, by event time.
 
-    Each event is charged once (its charge is keyed ``usage:<event key>``). What credit and
+    Each event is charged once (its charge is keyed ``usage:<event key>``, or by the key's digest
+    when that is too long: see :func:`~drawdown.domain.usage.burn_key`). What credit and
     overdraft headroom cannot cover is not taken below the floor: it is recorded on the
     charge as ``unbilled_units``. Events of other modes, or of unpriced features, are
     marked done without a charge (enforce-mode usage is charged by reserve and capture).
@@ -356,7 +358,7 @@ def _burn(uow: UnitOfWork, deps: Deps, event: Event, actor: str) -> int | None:
     unbilled = drawn.shortfall_units - lent
     draft = TransactionDraft(
         kind=TxKind.CHARGE, effective_at=event.event_at, postings=legs, actor=actor, reason=f"usage {event.key}",
-        idempotency_key=f"usage:{event.key}", fingerprint=event.fingerprint(),
+        idempotency_key=burn_key(event.key), fingerprint=event.fingerprint(),
         links={"account_id": payer.id, "event_key": event.key},
         data={"amount_units": cost.cost_units, "shortfall_units": unbilled, "unbilled_units": unbilled,
               "category": "usage", "product": cost.feature, "policy": str(drawn.policy),
