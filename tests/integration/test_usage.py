@@ -205,6 +205,27 @@ def test_an_async_event_with_a_key_of_the_longest_length_burns_and_does_not_hold
     assert book.burn_usage().charged == 0
 
 
+def test_an_async_burn_across_more_grants_than_a_transaction_holds_does_not_stop_other_burns(book: Book) -> None:
+    """A transaction has at most 1,000 postings, two per grant drawn: a burn draws from at most
+    499 grants (two postings are left for an overdraft loan), and what more grants would have
+    covered is unbilled, recorded on the charge, instead of failing every burn after it."""
+    setup(book)
+    book.create_account("other", currency="USD")
+    book.define_unit("CREDIT", scale=3)
+    book.define_rate_card("std", "CREDIT", {"api_call": "1"}, effective_at=START - timedelta(days=30))
+    for account in ("acme", "other"):
+        book.configure_account(account, mode="async", rate_card="std")
+    for _ in range(501):
+        book.issue_grant("acme", "0.001", "CREDIT", reason_code="promo", effective_at=START - timedelta(days=2))
+    book.issue_grant("other", "5", "CREDIT", reason_code="welcome", effective_at=START - timedelta(days=2))
+    assert book.ingest([event("big"), event("o1", account="other"), event("small")]).accepted == 3
+    report = book.burn_usage()
+    assert (report.charged, report.unbilled_units) == (3, 501 + 998)
+    assert book.balance("acme", "CREDIT").consumed_units == 501  # 499 for "big", then 2 for "small"
+    assert book.balance("other", "CREDIT").consumed_units == 1000
+    assert check(book.engine, {}) == []
+
+
 def test_the_mode_when_an_event_is_recorded_decides_whether_it_burns(book: Book) -> None:
     """Enforce-mode usage is paid by reserve and capture; switching to async later does not bill it again."""
     setup(book)

@@ -27,7 +27,7 @@ something left. Every draw records its position in the order and the key that pl
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -180,6 +180,16 @@ def draw_in_order(
     result = Drawdown(charge, policy, tuple(draws), need)
     assert result.drawn_units + result.shortfall_units == charge.amount_units
     return result
+
+
+def at_most(drawdown: Drawdown, draws_max: int) -> Drawdown:
+    """Its first ``draws_max`` draws; what the later ones drew becomes shortfall (a transaction
+    holds two postings per draw, and a bounded number of postings)."""
+    assert draws_max > 0
+    if len(drawdown.draws) <= draws_max:
+        return drawdown
+    dropped = sum(d.amount_units for d in drawdown.draws[draws_max:])
+    return replace(drawdown, draws=drawdown.draws[:draws_max], shortfall_units=drawdown.shortfall_units + dropped)
 
 
 def postings(drawdown: Drawdown, into: EntryKind = EntryKind.CONSUMED) -> tuple[Posting, ...]:

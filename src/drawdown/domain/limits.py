@@ -59,6 +59,8 @@ FUTURE_SKEW_SECONDS = 5 * 60
 METER_FILTERS_MAX = 10
 METER_PERIODS_MAX = 400
 USAGE_BURNS_PER_BATCH = 500
+# Grants one async burn draws from: two postings each, and two left for an overdraft loan.
+DRAWS_PER_BURN_MAX = (POSTINGS_PER_TRANSACTION_MAX - 2) // 2
 
 # Rate cards and holds.
 RATE_CARD_FEATURES_MAX = 1_000

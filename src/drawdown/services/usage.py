@@ -19,7 +19,7 @@ from typing import Any
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
 from drawdown.domain.billed_usage import summed_in_store
-from drawdown.domain.drawdown import Charge, postings
+from drawdown.domain.drawdown import Charge, at_most, postings
 from drawdown.domain.enforcement import Mode
 from drawdown.domain.errors import (
     AccountNotFound,
@@ -316,8 +316,10 @@ def burn_usage(deps: Deps, *, actor: str = "system:usage-burn") -> BurnReport:
     Each event is charged once (its charge is keyed ``usage:<event key>``, or by the key's digest
     when that is too long: see :func:`~drawdown.domain.usage.burn_key`). What credit and
     overdraft headroom cannot cover is not taken below the floor: it is recorded on the
-    charge as ``unbilled_units``. Events of other modes, or of unpriced features, are
-    marked done without a charge (enforce-mode usage is charged by reserve and capture).
+    charge as ``unbilled_units``, as is what grants beyond the first ``DRAWS_PER_BURN_MAX`` in
+    burn order would have covered (a transaction's postings are bounded). Events of other modes,
+    or of unpriced features, are marked done without a charge (enforce-mode usage is charged by
+    reserve and capture).
     """
     charged = skipped = unbilled = 0
     while True:
@@ -346,7 +348,7 @@ def _burn(uow: UnitOfWork, deps: Deps, event: Event, actor: str) -> int | None:
     if cost.cost_units == 0:
         return None
     wanted = Charge(payer.id, cost.unit.code, cost.cost_units, Target(Category.USAGE, cost.feature), event.event_at)
-    drawn = plan(uow, payer, wanted)
+    drawn = at_most(plan(uow, payer, wanted), limits.DRAWS_PER_BURN_MAX)  # one transaction's postings
     lent = min(drawn.shortfall_units, overdraft_headroom(uow, settings, cost.unit.code))
     legs = postings(drawn, EntryKind.CONSUMED)
     if lent:
