@@ -15,6 +15,7 @@ from drawdown.domain.errors import (
     HoldNotFound,
     InsufficientCredit,
     InvalidField,
+    InvalidQuantity,
     KillSwitchEngaged,
     RateCardNotFound,
 )
@@ -216,6 +217,25 @@ def test_rates_round_up_to_the_units_scale_and_versions_apply_from_their_effecti
     assert book.authorize("acme", "gpu", "1").cost.units == 1250
     with pytest.raises(RateCardNotFound):
         book.configure_account("acme", rate_card="std", rate_card_version=9)
+
+
+@pytest.mark.parametrize("mode", ["enforce", "async", "shadow"])
+@pytest.mark.parametrize(("rate", "quantity"), [("10000", "1000000000000"), ("1E+20", "1")])
+def test_a_request_costing_more_than_the_largest_amount_is_refused_in_every_mode(
+    book: Book, mode: str, rate: str, quantity: str
+) -> None:
+    """10**12 calls at 10,000 credits is 10**22 units at scale 3, past what the ledger (and a
+    64-bit column) holds: an invalid quantity (422), not an overflow (500), and nothing written."""
+    setup(book, mode=mode)
+    book.define_rate_card("std", "CREDIT", {"api_call": rate}, effective_at=START - timedelta(days=1))
+    book.issue_grant("acme", "10", "CREDIT", reason_code="welcome")
+    before = snapshot(book.engine)
+    with pytest.raises(InvalidQuantity) as refused:
+        book.reserve("acme", "api_call", quantity)
+    assert "largest amount" in refused.value.message
+    with pytest.raises(InvalidQuantity):
+        book.authorize("acme", "api_call", quantity)
+    assert snapshot(book.engine) == before
 
 
 @pytest.mark.parametrize("ttl", [0, -1, 7 * 24 * 3600 + 1, "60", True])

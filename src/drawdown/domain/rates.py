@@ -20,8 +20,8 @@ from decimal import ROUND_CEILING, Decimal, localcontext
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import require_id
-from drawdown.domain.errors import FeatureNotPriced, InvalidAmount, InvalidField
-from drawdown.domain.money import Unit, parse_decimal, to_units
+from drawdown.domain.errors import FeatureNotPriced, InvalidAmount, InvalidField, InvalidQuantity
+from drawdown.domain.money import Unit, format_units, parse_decimal, to_units
 
 ROUNDING = ROUND_CEILING
 
@@ -71,3 +71,20 @@ def cost_units(quantity: Decimal, rate: Decimal, unit: Unit) -> int:
     with localcontext() as exact:
         exact.prec = 80  # 19 quantity digits x 12 rate digits fit with room: the product is exact
         return to_units(quantity * rate, unit, ROUNDING)
+
+
+def check_holdable(cost: int, unit: Unit, quantity: Decimal, feature: str) -> int:
+    """Refuse a request whose cost is above the largest amount the ledger moves at once.
+
+    Authorize and reserve price a request before anything is drawn: a cost beyond
+    ``AMOUNT_UNITS_MAX`` (say 10**12 calls at 10,000 credits) could never be held, and a
+    shadow or async hold would record it. An async burn may still price an event that high:
+    it draws only what there is and records the rest as unbilled.
+    """
+    if cost > limits.AMOUNT_UNITS_MAX:
+        raise InvalidQuantity(
+            f"{quantity} {feature} costs more than the largest amount drawdown holds at once "
+            f"({format_units(limits.AMOUNT_UNITS_MAX, unit)} {unit.code}); ask for less",
+            field="quantity",
+        )
+    return cost

@@ -23,7 +23,7 @@ from drawdown.domain.grants import Category, Target
 from drawdown.domain.instants import to_micros
 from drawdown.domain.ledger import EntryKind
 from drawdown.domain.money import Money, Unit, UnitKind, parse_amount, parse_decimal
-from drawdown.domain.rates import RateCard, check_rates, cost_units
+from drawdown.domain.rates import RateCard, check_holdable, check_rates, cost_units
 from drawdown.domain.usage import parse_quantity
 from drawdown.services.charges import plan
 from drawdown.services.common import account_of, instant, unit_of
@@ -177,6 +177,7 @@ def assess(uow: UnitOfWork, payer: Account, feature: object, quantity: object, a
     """Price the request, plan its drawdown and decide, without writing anything."""
     settings = uow.settings.enforcement(payer.id)
     cost = price(uow, payer, feature, quantity, at, settings)
+    check_holdable(cost.cost_units, cost.unit, cost.quantity, cost.feature)
     headroom = overdraft_headroom(uow, settings, cost.unit.code)
     drawn = None
     covered = 0
