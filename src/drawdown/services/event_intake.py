@@ -117,9 +117,16 @@ def _converted(raw: object) -> object:
     return raw
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def from_ndjson(data: bytes) -> Batch:
-    """A batch of the non-blank lines of NDJSON text, by 0-based line number."""
-    return _whole(data) or _by_line(data)
+    """A batch of the non-blank lines of NDJSON text, by 0-based line number.
+
+    A leading UTF-8 byte order mark (Windows tools save files with one) is ignored, as RFC 8259
+    allows; anywhere else it is not JSON."""
+    body = data[len(_BOM) :] if data.startswith(_BOM) else data
+    return _whole(body) or _by_line(body)
 
 
 def _whole(data: bytes) -> Batch | None:
