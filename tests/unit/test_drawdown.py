@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drawdown.domain import limits
 from drawdown.domain.accounts import DrawdownPolicy
 from drawdown.domain.drawdown import Candidate, Charge, burn_key, draw, eligible, postings
+from drawdown.domain.grants import Category, Grant, Scope, Target
 from drawdown.domain.ledger import check_balanced
-from tests.unit.strategies import candidates, charges
+from tests.unit.strategies import T0, candidates, charges, grants
 
 policies = st.sampled_from(list(DrawdownPolicy))
 pool_caps = st.one_of(st.none(), st.integers(0, 10**6))
@@ -111,3 +113,17 @@ def test_every_drawdown_posts_a_balanced_transaction_that_explains_each_draw(
     explained = [p.detail for p in legs if p.detail is not None]
     assert [e["position"] for e in explained] == [d.position for d in result.draws]
     assert all(e["policy"] == str(policy) and e["key"]["grant_id"] for e in explained)
+
+
+@settings(max_examples=5)  # each example draws over 5,003 grants
+@given(grants())
+def test_a_charge_looks_at_the_first_grants_in_burn_order_however_many_an_account_holds(template: Grant) -> None:
+    """An account may hold more open grants than one charge looks at: the charge draws from the
+    first ``GRANTS_PER_DRAWDOWN_MAX`` eligible ones in burn order, and the rest of it is short."""
+    many = limits.GRANTS_PER_DRAWDOWN_MAX + 3
+    grant = replace(template, effective_at=T0, expires_at=None, scope=Scope(), period_cap=None)
+    cands = [Candidate(replace(grant, id=f"g{i:05d}", created_seq=i + 1), 1, None) for i in range(many)]
+    result = draw(Charge("acme", "USD", many, Target(Category.USAGE, "api"), T0), cands)
+    order = sorted(cands, key=lambda c: burn_key(DrawdownPolicy.DEFAULT)(c.grant))
+    assert [d.grant_id for d in result.draws] == [c.grant.id for c in order[: limits.GRANTS_PER_DRAWDOWN_MAX]]
+    assert result.shortfall_units == 3

@@ -156,10 +156,14 @@ def draw_in_order(
     pool_headroom_units: int | None = None,
 ) -> Drawdown:
     """:func:`draw` for candidates already :func:`in_burn_order` (drawing one invoice's lines
-    from the same grants sorts them once, not once per line)."""
+    from the same grants sorts them once, not once per line).
+
+    Only the first ``GRANTS_PER_DRAWDOWN_MAX`` eligible grants in burn order are looked at, so
+    a charge's work is bounded however many grants an account holds; what a charge needs
+    beyond them is shortfall (a transaction carries far fewer draws than that anyway).
+    """
     assert charge.amount_units > 0, "charges are positive"
-    assert len(ordered_candidates) <= limits.GRANTS_PER_DRAWDOWN_MAX, "too many candidates"
-    ordered = [c for c in ordered_candidates if eligible(c, charge)]
+    ordered = [c for c in ordered_candidates if eligible(c, charge)][: limits.GRANTS_PER_DRAWDOWN_MAX]
     need = charge.amount_units
     pool_left = pool_headroom_units
     draws: list[Draw] = []

@@ -29,7 +29,7 @@ PRIORITY_DEFAULT = 50
 HIERARCHY_DEPTH_MAX = 8
 POSTINGS_PER_TRANSACTION_MAX = 1_000
 IDS_PER_QUERY_MAX = 1_000  # ids one IN (…) query carries; longer lists go in chunks
-GRANTS_PER_DRAWDOWN_MAX = 5_000
+GRANTS_PER_DRAWDOWN_MAX = 5_000  # eligible grants one charge looks at, the first in burn order
 TRANSACTIONS_PER_BATCH_MAX = 10_000
 LEDGER_PAGE_SIZE_MAX = 1_000
 
