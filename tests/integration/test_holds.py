@@ -52,6 +52,8 @@ def test_a_hold_takes_credit_out_of_available_and_a_capture_burns_at_most_what_w
     captured = book.capture(hold.id, "100")  # costs 50: capped at what was held
     assert (captured.captured_units, captured.released_units, captured.status) == (4000, 0, HoldStatus.CAPTURED)
     assert (available(book), book.balance("acme", "CREDIT").consumed_units) == (6000, 4000)
+    (resolution,) = [tx for tx in book.ledger("acme") if tx.id == captured.resolution_tx_id]
+    assert (resolution.data["cost_units"], resolution.data["captured_units"]) == (50000, 4000)  # 46 went unpaid
     conserved(book)
 
 

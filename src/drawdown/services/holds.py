@@ -125,13 +125,13 @@ def _resolve(deps: Deps, hold_id: str, quantity: object, *, actor: str, key: str
             expired = True
         else:
             _require_open(hold)
-            captured = 0
+            captured, cost = 0, None
             if quantity is not None:
                 cost = cost_units(_quantity(quantity), hold.rate, unit_of(uow, hold.unit))
                 captured = min(cost, hold.amount_units)
             status = HoldStatus.RELEASED if quantity is None else HoldStatus.CAPTURED
             fields = (TxKind.RELEASE if quantity is None else TxKind.CAPTURE, who, op, tx_key, digest)
-            resolved = _settle(uow, hold, captured, status, deps.ids.new("tx"), now, fields)
+            resolved = _settle(uow, hold, captured, status, deps.ids.new("tx"), now, fields, cost)
     if expired:
         raise HoldExpired(
             f"hold {hold_id} expired at {hold.expires_at.isoformat()}; its credit was released",
@@ -177,9 +177,21 @@ def _expiry_draft_fields(hold: Hold) -> _DraftFields:
 
 
 def _settle(
-    uow: UnitOfWork, hold: Hold, captured: int, status: HoldStatus, tx_id: str, now: datetime, fields: _DraftFields
+    uow: UnitOfWork,
+    hold: Hold,
+    captured: int,
+    status: HoldStatus,
+    tx_id: str,
+    now: datetime,
+    fields: _DraftFields,
+    cost: int | None = None,
 ) -> Hold:
-    """Post the hold's one resolution and record it on the hold row."""
+    """Post the hold's one resolution and record it on the hold row.
+
+    A capture's transaction also records what the captured quantity cost (``cost_units``), so
+    a use that cost more than was held (in ``async`` or ``shadow`` mode a hold may cover less
+    than was asked for) leaves a record of what went unpaid, ``cost_units - captured_units``.
+    """
     kind, who, why, key, digest = fields
     legs = held_legs(uow.ledger.postings_of(hold.hold_tx_id))
     assert legs or hold.amount_units == 0, f"hold {hold.id} lost its transaction's legs"
@@ -197,7 +209,8 @@ def _settle(
         kind=kind, effective_at=now, postings=resolution_postings(legs, captured, return_into), actor=who,
         reason=why, idempotency_key=key, fingerprint=digest,
         links={"hold_id": hold.id, "account_id": hold.account_id, "hold_tx_id": hold.hold_tx_id},
-        data={"captured_units": captured, "released_units": released, "status": str(status)},
+        data={"captured_units": captured, "released_units": released, "status": str(status)}
+        | ({} if cost is None else {"cost_units": cost}),
     )  # fmt: skip
     tx = uow.ledger.post_many([(draft, tx_id)], now)[0]
     resolved = replace(
