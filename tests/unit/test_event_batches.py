@@ -10,6 +10,7 @@ decoded on its own, each raw event through ``parse_event``.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -234,9 +235,10 @@ def test_an_id_with_a_trailing_newline_is_refused_on_both_paths() -> None:
 
 
 def reference_ndjson(data: bytes) -> list[tuple[object, ...]]:
-    """Each non-blank line decoded on its own, then the reference: ``(line number, answer)``."""
+    """Each non-blank line decoded on its own, then the reference: ``(line number, answer)``;
+    a UTF-8 byte order mark at the start of the data is not part of its first line."""
     found: list[tuple[object, ...]] = []
-    for number, line in enumerate(data.split(b"\n")):
+    for number, line in enumerate(data.removeprefix(codecs.BOM_UTF8).split(b"\n")):
         if not line or line.isspace():
             continue
         try:
