@@ -256,6 +256,7 @@ CASES = [
     Case("negative quantity to reserve", "POST", HOLDS, 422, "invalid_quantity", body=use(quantity="-1")),
     Case("negative quantity to capture", "POST", CAPTURE, 422, "invalid_quantity", body={"quantity": "-1"}),
     Case("quantity in words", "POST", "/v1/authorize", 422, "invalid_quantity", body=use(quantity="lots")),
+    Case("quantity with an underscore", "POST", HOLDS, 422, "invalid_quantity", body=use(quantity="1_0")),
     Case("float quantity in an event", "POST", "/v1/events", 422, "float_not_allowed", body=events(1, quantity=1.0)),
     Case("unknown field in an event", "POST", "/v1/events", 422, "unknown_field", body=events(1, colour="red")),
     Case("unknown field in a hold", "POST", HOLDS, 422, "unknown_field", body=use(priority=1)),

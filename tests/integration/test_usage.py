@@ -43,6 +43,9 @@ BAD = [
     ("infinite quantity", {"quantity": "Infinity"}, "invalid_quantity"),
     ("too precise quantity", {"quantity": "0.0000001"}, "invalid_quantity"),
     ("huge quantity", {"quantity": "1e13"}, "invalid_quantity"),
+    ("quantity with an underscore", {"quantity": "1_000"}, "invalid_quantity"),  # Decimal() alone reads 1000
+    ("quantity in other digits", {"quantity": "\u0661\u0662"}, "invalid_quantity"),  # Arabic-Indic 12
+    ("quantity with spaces", {"quantity": " 1"}, "invalid_quantity"),
     ("properties not an object", {"properties": ["a"]}, "invalid_properties"),
     ("nested properties", {"properties": {"a": {"b": 1}}}, "invalid_properties"),
     ("too many properties", {"properties": {f"p{i}": "x" for i in range(21)}}, "invalid_properties"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from drawdown.domain import limits
 from drawdown.domain.errors import FloatNotAllowed, InvalidAmount, InvalidUnit
-from drawdown.domain.money import CURRENCIES, credit_unit, format_units, parse_amount, to_units
+from drawdown.domain.money import CURRENCIES, credit_unit, format_units, parse_amount, parse_decimal, to_units
 
 USD = CURRENCIES["USD"]
 CREDITS = credit_unit("API_CREDIT", 3)
@@ -29,6 +29,9 @@ def test_formatting_then_parsing_gives_back_the_same_units(units: int, unit: obj
         ("-5", InvalidAmount, "greater than zero"),
         ("1.0000001", InvalidAmount, "decimal places"),
         ("abc", InvalidAmount, "not a decimal"),
+        ("1_000", InvalidAmount, "not a decimal"),  # Decimal() alone reads 1000
+        ("\u0665", InvalidAmount, "not a decimal"),  # ARABIC-INDIC DIGIT FIVE: Decimal() alone reads 5
+        ("1 000", InvalidAmount, "not a decimal"),
         ("NaN", InvalidAmount, "finite"),
         ("Infinity", InvalidAmount, "finite"),
         ("1e30", InvalidAmount, "largest amount"),
@@ -59,3 +62,8 @@ def test_currencies_keep_micro_units_and_their_iso_minor_digits() -> None:
 def test_bad_credit_unit_definitions_are_refused(code: str, scale: int) -> None:
     with pytest.raises(InvalidUnit):
         credit_unit(code, scale)
+
+
+@pytest.mark.parametrize("text", ["12.50", " 12.50 ", "+3", "5e2", "1.", ".5", "0.000001E+3"])
+def test_plain_decimal_text_is_read_as_written(text: str) -> None:
+    assert parse_decimal(text, field="amount") == Decimal(text.strip())

@@ -67,6 +67,16 @@ def credit_unit(code: str, scale: int) -> Unit:
     return Unit(code, UnitKind.CREDIT, scale, scale)
 
 
+# What a decimal given as text may look like: ASCII digits, an optional sign, fraction and
+# exponent (``Decimal()`` alone would also take "1_000", " 1", "٥" and "Infinity").
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def is_decimal_text(text: str) -> bool:
+    """Whether ``text`` is a plain decimal number (see :data:`DECIMAL_TEXT`)."""
+    return DECIMAL_TEXT.fullmatch(text) is not None
+
+
 def parse_decimal(value: object, *, field: str) -> Decimal:
     """Turn a caller's str, int or Decimal into a finite Decimal; refuse floats."""
     if isinstance(value, float):
@@ -81,12 +91,15 @@ def parse_decimal(value: object, *, field: str) -> Decimal:
         raise InvalidAmount(
             f"{field} is {len(value)} characters long; at most {limits.DECIMAL_TEXT_LENGTH_MAX}", field=field
         )
+    text = value.strip() if isinstance(value, str) else value
     try:
-        number = Decimal(value.strip() if isinstance(value, str) else value)
+        number = Decimal(text)
     except InvalidOperation:
-        raise InvalidAmount(f"{field} {value!r} is not a decimal number", field=field) from None
-    if not number.is_finite():
+        number = None
+    if number is not None and not number.is_finite():
         raise InvalidAmount(f"{field} must be a finite number, got {value!r}", field=field)
+    if number is None or (isinstance(text, str) and not is_decimal_text(text)):
+        raise InvalidAmount(f"{field} {value!r} is not a decimal number such as '12.50'", field=field)
     return number
 
 

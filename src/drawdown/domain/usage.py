@@ -34,6 +34,7 @@ from drawdown.domain.errors import (
     InvalidQuantity,
 )
 from drawdown.domain.instants import require_aware, to_micros
+from drawdown.domain.money import is_decimal_text
 
 PropertyValue = str | int | bool
 _PROPERTY_TYPES = (str, int, bool)
@@ -132,6 +133,8 @@ def parse_quantity(value: object, *, field: str = "quantity") -> int:
         raise InvalidQuantity(f"{field} {str(value)[:40]!r} is not a decimal number", field=field) from None
     if not number.is_finite() or number < 0:
         raise InvalidQuantity(f"{field} must be a finite number of zero or more, got {str(value)[:40]}", field=field)
+    if isinstance(value, str) and not is_decimal_text(value):  # Decimal() also takes "1_000", " 1", "٥"
+        raise InvalidQuantity(f"{field} {value[:40]!r} is not a plain decimal number such as '1.5'", field=field)
     if number > limits.QUANTITY_MAX:
         raise InvalidQuantity(f"{field} is above {limits.QUANTITY_MAX}", field=field)
     if number != number.quantize(_QUANTUM):
