@@ -49,6 +49,12 @@ BAD = [
     ("properties not an object", {"properties": ["a"]}, "invalid_properties"),
     ("nested properties", {"properties": {"a": {"b": 1}}}, "invalid_properties"),
     ("too many properties", {"properties": {f"p{i}": "x" for i in range(21)}}, "invalid_properties"),
+    # a lone surrogate is a Python str but not Unicode text: no store can take it as UTF-8
+    ("key with a lone surrogate", {"key": "evt-\ud800"}, "invalid_field"),
+    ("account with a lone surrogate", {"account": "acme\ud800"}, "invalid_identifier"),
+    ("type with a lone surrogate", {"type": "api_call\udfff"}, "invalid_identifier"),
+    ("property value with a lone surrogate", {"properties": {"region": "eu\ud800"}}, "invalid_properties"),
+    ("property name with a lone surrogate", {"properties": {"\udc00": "eu"}}, "invalid_properties"),
 ]
 
 
@@ -267,6 +273,23 @@ def test_ndjson_lines_get_results_by_line_number_and_bad_lines_write_nothing(boo
     assert book.meter("calls", "acme", **window)[0].value == 2  # type: ignore[arg-type]
     again = book.ingest_ndjson(lines[0])
     assert [r.status for r in again.results] == ["duplicate"]
+
+
+def test_an_ndjson_line_escaping_a_lone_surrogate_is_refused_and_the_other_lines_are_kept(book: Book) -> None:
+    setup(book)
+    line = b'{"key": "%s", "account": "acme", "type": "api_call", "time": "2026-03-01T11:00:00Z"%s}'
+    lines = [line % (b"n1", b""), line % (b"evt-\\ud800", b""), line % (b"n2", b', "properties": {"a": "\\udfff"}'),
+             line % (b"n3", b"")]  # fmt: skip
+    report = book.ingest_ndjson(b"\n".join(lines))
+    assert [(r.index, r.key, r.status, r.code) for r in report.results] == [
+        (0, "n1", "accepted", None),
+        (1, None, "rejected", "invalid_json"),
+        (2, None, "rejected", "invalid_json"),
+        (3, "n3", "accepted", None),
+    ]
+    assert "surrogate" in (report.results[1].message or "")
+    with book.engine.connect() as conn:
+        assert sorted(k for (k,) in conn.exec_driver_sql("SELECT key FROM usage_events")) == ["n1", "n3"]
 
 
 def test_an_ndjson_batch_over_the_limit_is_refused_whole(book: Book) -> None:

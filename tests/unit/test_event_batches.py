@@ -60,7 +60,9 @@ ids = st.one_of(
     st.none(),
     st.sampled_from([["acct-1"], {"id": "acct-1"}, Text("acct-1"), Tier.GOLD]),  # unhashable, or a str subclass
 )
-keys = st.one_of(st.text(min_size=1, max_size=8), st.just(""), st.just("k" * 256), st.just("k" * 255), st.integers())
+keys = st.one_of(
+    st.text(min_size=1, max_size=8), st.sampled_from(["", "k" * 256, "k" * 255, "\ud800", "k\udfffk"]), st.integers()
+)
 aware = st.datetimes(
     min_value=datetime(2026, 3, 15), max_value=datetime(2026, 4, 5), timezones=st.sampled_from(
         [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))]
@@ -92,7 +94,7 @@ quantities = st.one_of(
     st.sampled_from([True, False, 1.5, None, [1], Count.TWO, Text("3"), Decimal("2.5")]),
 )  # fmt: skip
 values = st.one_of(
-    st.text(max_size=4), st.just("v" * 201), st.just("v" * 200),
+    st.text(max_size=4), st.sampled_from(["v" * 201, "v" * 200, "v\ud800"]),
     st.integers(min_value=-(10**15) - 1, max_value=10**15 + 1),
     st.booleans(), st.floats(allow_nan=False), st.none(), st.just([1]),
     st.sampled_from([Tier.GOLD, Count.TWO, Text("t"), "v\x00", {"a": 1}]),
@@ -117,8 +119,9 @@ good = {
                                                                               st.integers(-5, 5)), max_size=3),
 }  # fmt: skip
 near_misses = {
-    "key": st.sampled_from(["k" * 255, "k" * 256, "", 5, "k\x00", Text("k")]),
-    "account": st.sampled_from(["a" * 64, "a" * 65, "acct-1\n", "_acct", "acct 1", ["acct-1"], {"a": 1}, "acct\x00"]),
+    "key": st.sampled_from(["k" * 255, "k" * 256, "", 5, "k\x00", Text("k"), "k\ud800", "\udc00k"]),
+    "account": st.sampled_from(["a" * 64, "a" * 65, "acct-1\n", "_acct", "acct 1", ["acct-1"], {"a": 1}, "acct\x00",
+                                "acct\ud800"]),
     "type": st.sampled_from(["api_call\n", "api call", None, ["api_call"]]),
     "time": st.sampled_from(["2026-03-29T01:35:00+00:00", "2026-03-29T01:35:00.000001+00:00",
                              "2026-03-29T01:36:00+00:00", "2026-03-22T01:30:00Z", "2026-03-22T01:29:59.999999Z",
@@ -132,7 +135,7 @@ near_misses = {
                                    {"a": "v" * 200}, {"a": "v" * 201}, {"": "x"}, {"k" * 64: 1}, {"k" * 65: 1},
                                    {str(i): i for i in range(20)}, {str(i): i for i in range(21)}, {"a": None},
                                    {"b": True, "a": 1}, {"a": True}, {"a": 1}, {"a": "1"}, {3: "x"}, {"a\x00": 1},
-                                   {"a": "v\x00"}, None, [], "flat", {}]),
+                                   {"a": "v\x00"}, {"a": "v\ud800"}, {"\udfff": 1}, None, [], "flat", {}]),
 }  # fmt: skip
 anything = {
     name: st.one_of(broad, near_misses[name])
@@ -229,6 +232,29 @@ def test_an_id_with_a_trailing_newline_is_refused_on_both_paths() -> None:
     [item] = judge(from_mappings([raw]), WINDOW)
     assert isinstance(item, Refusal)
     assert item.code == "invalid_identifier"
+
+
+LONE_SURROGATES = [
+    ("key", {"key": "evt-\ud800"}, "invalid_field"),
+    ("key of one", {"key": "\udfff"}, "invalid_field"),
+    ("account", {"account": "acct\ud800"}, "invalid_identifier"),
+    ("type", {"type": "api_call\udc00"}, "invalid_identifier"),
+    ("property value", {"properties": {"region": "eu\ud800"}}, "invalid_properties"),
+    ("property name", {"properties": {"re\udbffgion": "eu"}}, "invalid_properties"),
+]
+
+
+@pytest.mark.parametrize(("where", "fields", "code"), LONE_SURROGATES, ids=[c[0] for c in LONE_SURROGATES])
+def test_a_string_holding_a_lone_surrogate_is_refused_on_both_paths(
+    where: str, fields: dict[str, Any], code: str
+) -> None:
+    """A lone surrogate is a Python str but not Unicode text: UTF-8 cannot encode it, so no
+    store could take it. Both paths refuse the event with the reference's code and message."""
+    raw = {"key": "e1", "account": "acct-1", "type": "api_call", "time": "2026-03-29T01:00:00Z"} | fields
+    [item] = judge(from_mappings([raw]), WINDOW)
+    assert isinstance(item, Refusal)
+    assert (item.code, "surrogate" in item.message) == (code, code != "invalid_identifier"), item.message
+    assert shape(item) == expected(raw)
 
 
 # -- NDJSON ------------------------------------------------------------------------------------

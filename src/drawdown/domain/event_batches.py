@@ -25,7 +25,7 @@ from drawdown.domain import limits
 from drawdown.domain.accounts import ID_PATTERN
 from drawdown.domain.errors import DrawdownError
 from drawdown.domain.instants import EPOCH, MICROSECOND, to_micros
-from drawdown.domain.usage import Event, PropertyValue, Window, canonical_properties, parse_properties
+from drawdown.domain.usage import Event, PropertyValue, Window, canonical_properties, is_text, parse_properties
 
 FlatEvent = tuple[str, str, str, int, int, str]
 """A valid event as flat values: key, account id, event type, event time in epoch
@@ -70,8 +70,8 @@ def parse_usual(
 
     ``token(properties)`` names a properties dict for this batch's memory of judged values:
     two dicts may share a token only when they are equal as JSON (true is not 1; key order
-    does not matter), as a sorted JSON encoding is. It may raise ``TypeError`` for a dict it
-    cannot name; that dict is judged on its own.
+    does not matter), as a sorted JSON encoding is. It may raise ``TypeError`` or ``ValueError``
+    for a dict it cannot name (a lone surrogate, say); that dict is judged on its own.
     """
     oldest, newest = to_micros(window.now - window.late_cutoff), to_micros(window.now + window.skew)
     # Each distinct id, time text, quantity and properties value is judged once per batch.
@@ -87,7 +87,7 @@ def parse_usual(
         if type(key) is not str or type(account) is not str or type(event_type) is not str or type(at) is not str:
             found.append(None)
             continue
-        if not 0 < len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX or "\x00" in key:
+        if not 0 < len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX or "\x00" in key or not is_text(key):
             found.append(None)
             continue
         if (account not in ids and not _remember_id(account, ids)) or (
@@ -105,7 +105,7 @@ def parse_usual(
         if properties:
             try:
                 name: Hashable = token(properties)
-            except TypeError:
+            except (TypeError, ValueError):
                 name = object()
             text = texts.get(name, "")
             if text == "":

@@ -76,6 +76,18 @@ def burn_key(event_key: str) -> str:
     return "usage:sha256:" + hashlib.sha256(event_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def is_text(value: str) -> bool:
+    """Whether UTF-8 can encode ``value``. A ``str`` may hold a lone surrogate (``"\\ud800"``),
+    which is not Unicode text: no store takes it, so no key, id or property holds one."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def canonical_properties(properties: Mapping[str, PropertyValue]) -> str:
     """Properties as canonical JSON text (sorted keys, no spaces, ASCII)."""
     return json.dumps(properties, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -99,6 +111,10 @@ def parse_event(raw: Mapping[str, Any], window: Window) -> Event:
         raise InvalidField(
             f"key (the event's idempotency key) must be 1–{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters, without NUL",
             field="key",
+        )
+    if not is_text(key):
+        raise InvalidField(
+            "key (the event's idempotency key) holds a lone surrogate, which is not Unicode text", field="key"
         )
     account = require_id(raw.get("account"), field="account")
     event_type = require_id(raw.get("type", raw.get("event_type")), field="type")
@@ -157,10 +173,18 @@ def parse_properties(raw: Mapping[str, Any]) -> dict[str, PropertyValue]:
             raise InvalidProperties(
                 f"property name {str(key)[:64]!r} is empty, too long or holds a NUL", field="properties"
             )
+        if not is_text(key):
+            raise InvalidProperties(
+                f"property name {key[:64]!r} holds a lone surrogate, which is not Unicode text", field="properties"
+            )
         if isinstance(item, float):
             raise FloatNotAllowed(f"property {key} is a float; send a decimal string", field="properties")
         if isinstance(item, str) and (len(item) > limits.EVENT_PROPERTY_VALUE_LENGTH_MAX or "\x00" in item):
             raise InvalidProperties(f"property {key} is longer than 200 characters or holds a NUL", field="properties")
+        if isinstance(item, str) and not is_text(item):
+            raise InvalidProperties(
+                f"property {key} holds a lone surrogate, which is not Unicode text", field="properties"
+            )
         if not isinstance(item, _PROPERTY_TYPES) or (isinstance(item, int) and abs(item) > _PROPERTY_INT_MAX):
             raise InvalidProperties(
                 f"property {key} must be a short string, an integer or a boolean", field="properties"
