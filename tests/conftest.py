@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from drawdown.book import Book, open_book
@@ -19,6 +20,18 @@ from drawdown.storage.migrate import upgrade
 from tests import pg
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.hookimpl(trylast=True)  # after Hypothesis's own session start, which ends its set-up
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Build Hypothesis's Unicode tables before any test is timed.
+
+    Hypothesis builds them on first use (which code points UTF-8 encodes: about 2 s of pure
+    Python) and caches them in ``.hypothesis/``, which git ignores. In a fresh clone or worktree
+    that first use fell inside whichever test first drew text in an ``@st.composite``, counted
+    as its data generation, and failed its ``too_slow`` health check (1 s).
+    """
+    st.text().validate()
 
 
 class FixedClock:
