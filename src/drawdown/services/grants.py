@@ -198,15 +198,17 @@ def expire_due(deps: Deps, *, now: datetime | None = None, actor: str = "system:
     """Post an expiry (breakage) for every grant past its expiry with credit left.
 
     Each expiry is effective exactly at the grant's ``expires_at`` and keyed by the grant, so
-    running this any number of times, concurrently or late, expires each grant once.
+    running this any number of times, concurrently or late, expires each grant once. The
+    cutoff is ``now`` when given, else the instant each batch is stamped, read under the
+    writer lock: a sweep that waited for the lock also expires the grants that lapsed meanwhile.
     """
-    at = deps.clock.now() if now is None else now
     posted: list[Transaction] = []
     while True:
         with deps.uow(write=True) as uow:
-            due = uow.ledger.due_expiries(to_micros(at), EXPIRIES_PER_BATCH)
+            recorded_at = deps.clock.now()  # under the writer lock, so instants follow the commit order
+            due = uow.ledger.due_expiries(to_micros(recorded_at if now is None else now), EXPIRIES_PER_BATCH)
             drafts = [(_expiry_draft(state, actor), deps.ids.new("tx")) for state in due]
-            posted.extend(uow.ledger.post_many(drafts, deps.clock.now()))
+            posted.extend(uow.ledger.post_many(drafts, recorded_at))
         if len(due) < EXPIRIES_PER_BATCH:
             return posted
 
