@@ -134,3 +134,22 @@ def test_a_charge_is_stamped_after_the_writer_ahead_of_it(store_url: str) -> Non
         prepare=lambda book: book.issue_grant("acme", "5", "USD", reason_code="promo"),
     )
     assert recorded > ahead
+
+
+def test_an_invoice_run_is_stamped_after_the_writer_ahead_of_it(store_url: str) -> None:
+    """Its invoices' instant, and the ledger transaction applying credit to them, come from
+    the clock read under the lock, as a single invoice's do."""
+
+    def prepare(book: Book) -> None:
+        book.publish_price_book(
+            "default", "USD", [{"product": "api", "category": "usage", "model": "per_unit", "unit_price": "0.01"}],
+            effective_at=START - timedelta(days=90),
+        )  # fmt: skip
+        book.issue_grant("acme", "5", "USD", reason_code="promo")
+        usage = {"event_id": "feb", "product": "api", "quantity": "100", "occurred_at": "2026-02-10T10:00:00Z"}
+        book.record_usage("acme", [usage])
+
+    ahead, recorded = _stamped_behind_a_held_lock(
+        store_url, lambda book: book.run_invoices("2026-02"), _last_transaction("invoice"), prepare=prepare
+    )
+    assert recorded > ahead

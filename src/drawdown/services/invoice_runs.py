@@ -115,8 +115,8 @@ def _run(
         rerated = _pipelined(deps, pool, pages, period, who, min(workers, len(pages) - 1), written)
     if rerated is None:  # in this process, a page at a time
         for page in pages:
-            now = deps.clock.now()
             with deps.uow(write=True) as uow:
+                now = deps.clock.now()  # under the writer lock, so instants follow the commit order
                 done = _write(deps, uow, rate_page_in(uow, page, period, now), who, now)
             written(done)
     for account in pooled:
