@@ -19,6 +19,18 @@ from drawdown.domain.errors import InvalidField, InvalidIdentifier
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*\Z")  # \Z, not $: "$" lets a trailing newline through
 
 
+def is_text(value: str) -> bool:
+    """Whether UTF-8 can encode ``value``. A ``str`` may hold a lone surrogate (``"\\ud800"``),
+    which is not Unicode text: no store takes it, so no key, id or property holds one."""
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def require_id(value: object, *, field: str) -> str:
     """Ids are 1–64 printable ASCII characters: letters, digits and . _ : @ -."""
     if not isinstance(value, str) or not value:

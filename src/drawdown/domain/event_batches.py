@@ -22,10 +22,10 @@ from datetime import datetime
 from typing import Protocol
 
 from drawdown.domain import limits
-from drawdown.domain.accounts import ID_PATTERN
+from drawdown.domain.accounts import ID_PATTERN, is_text
 from drawdown.domain.errors import DrawdownError
 from drawdown.domain.instants import EPOCH, MICROSECOND, to_micros
-from drawdown.domain.usage import Event, PropertyValue, Window, canonical_properties, is_text, parse_properties
+from drawdown.domain.usage import Event, PropertyValue, Window, canonical_properties, parse_properties
 
 FlatEvent = tuple[str, str, str, int, int, str]
 """A valid event as flat values: key, account id, event type, event time in epoch

@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from drawdown.domain import limits
-from drawdown.domain.accounts import Cap, CapPeriod, require_id
+from drawdown.domain.accounts import Cap, CapPeriod, is_text, require_id
 from drawdown.domain.errors import (
     InvalidAmount,
     InvalidField,
@@ -215,4 +215,6 @@ def check_text(value: object, *, field: str, required: bool, length_max: int) ->
         raise InvalidField(f"{field} is required: say why, in words", field=field)
     if len(value) > length_max:
         raise InvalidField(f"{field} is {len(value)} characters; at most {length_max}", field=field)
+    if "\x00" in value or not is_text(value):  # neither store takes a NUL or a lone surrogate
+        raise InvalidField(f"{field} must be text without NUL characters or lone surrogates", field=field)
     return value.strip()

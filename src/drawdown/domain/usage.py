@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from drawdown.domain import limits
-from drawdown.domain.accounts import require_id
+from drawdown.domain.accounts import is_text, require_id
 from drawdown.domain.errors import (
     EventInFuture,
     EventTooLate,
@@ -74,18 +74,6 @@ def burn_key(event_key: str) -> str:
     if len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX:
         return key
     return "usage:sha256:" + hashlib.sha256(event_key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def is_text(value: str) -> bool:
-    """Whether UTF-8 can encode ``value``. A ``str`` may hold a lone surrogate (``"\\ud800"``),
-    which is not Unicode text: no store takes it, so no key, id or property holds one."""
-    if value.isascii():
-        return True
-    try:
-        value.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def canonical_properties(properties: Mapping[str, PropertyValue]) -> str:

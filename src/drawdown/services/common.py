@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drawdown.domain import limits
-from drawdown.domain.accounts import Account, CapPeriod
+from drawdown.domain.accounts import Account, CapPeriod, is_text
 from drawdown.domain.errors import (
     AccountNotFound,
     GrantNotFound,
@@ -64,6 +64,10 @@ def idempotency_key(deps: Deps, key: object, *, prefix: str) -> str:
     if not isinstance(key, str) or not key or len(key) > limits.IDEMPOTENCY_KEY_LENGTH_MAX:
         raise InvalidField(
             f"idempotency_key must be 1–{limits.IDEMPOTENCY_KEY_LENGTH_MAX} characters", field="idempotency_key"
+        )
+    if "\x00" in key or not is_text(key):  # neither store takes a NUL or a lone surrogate
+        raise InvalidField(
+            "idempotency_key must be text without NUL characters or lone surrogates", field="idempotency_key"
         )
     return key
 
