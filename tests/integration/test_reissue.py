@@ -248,3 +248,25 @@ def test_void_and_reissue_with_unchanged_terms_reproduce_the_original_totals_exa
     assert reissued.document["totals"] == original.document["totals"]
     assert lines(reissued.document) == lines(original.document)
     assert (reissued.amount_due, reissued.revision) == (original.amount_due, 2)
+
+
+def test_a_month_voided_before_its_term_closed_is_not_reissued_while_the_closing_true_up_stands(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book, clock)
+    book.amend_contract("acme", {"term_commit": Q3}, effective_at=at("2026-08-01T00:00:00"))
+    august = bill(book, clock, "2026-08", "5000", void=True)  # 50.00, voided: the term counts nothing of it
+    bill(book, clock, "2026-09", "10000")
+    closing = bill(book, clock, "2026-10", "1000")
+    assert products(closing.document)["term_commit"] == "190.00"  # 300 - 100 - 10: August's 50 is in it
+    before = snapshot(book.engine)
+    with pytest.raises(InvoiceCountedInTerm) as refused:
+        book.reissue_invoice(august.id, reason="billed again")  # would bill August's 50 a second time
+    assert refused.value.data["counted_by"] == closing.id
+    assert snapshot(book.engine) == before
+    book.void_invoice(closing.id, reason="reopen the term")
+    august_again = book.reissue_invoice(august.id, reason="billed again")
+    october_again = book.reissue_invoice(closing.id, reason="the term with August")
+    assert october_again.document["term_commit"]["invoices"][0]["invoice"] == august_again.id
+    assert products(october_again.document)["term_commit"] == "140.00"
+    assert book.verify().ok

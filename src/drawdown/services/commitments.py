@@ -1,10 +1,13 @@
 """Term commitments in the invoice use cases: which stored invoices a term counts, and the
-guard that keeps a frozen term true-up from being left short by a later void.
+guards that keep a frozen term true-up from being left short by a later void, or from
+charging again, as shortfall, the spend of a month re-issued after it.
 
 The rules themselves are pure, in :mod:`drawdown.domain.commitments`.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import Account
@@ -41,5 +44,23 @@ def check_not_counted_in_term(uow: UnitOfWork, stored: StoredInvoice) -> None:
             raise InvoiceCountedInTerm(
                 f"invoice {closer} counted invoice {stored.id} toward term commitment {term['rule']} "
                 f"({term['term']['start']} to {term['term']['end']}); void {closer} first",
+                field="invoice_id", counted_by=closer, rule=term["rule"],
+            )  # fmt: skip
+
+
+def check_no_term_closed_over(uow: UnitOfWork, voided: StoredInvoice) -> None:
+    """A term true-up is frozen with the spend it counted, and a voided month counted none: its
+    shortfall already charges that month's spend. Re-issuing the month while that true-up
+    stands would bill the spend twice, so the invoice that closed the term is voided first."""
+    for closer, doc in uow.invoices.documents_after(voided.account_id, voided.period.start, limits.TERM_MONTHS_MAX):
+        term = doc.get("term_commit") or {}
+        span = term.get("term") or {}
+        if "start_at" not in span:
+            continue
+        start, end = datetime.fromisoformat(span["start_at"]), datetime.fromisoformat(span["end_at"])
+        if start <= voided.period.start < end:
+            raise InvoiceCountedInTerm(
+                f"invoice {closer} closed term commitment {term['rule']} ({span['start']} to {span['end']}) "
+                f"without the voided invoice {voided.id}; void {closer} first, then re-issue",
                 field="invoice_id", counted_by=closer, rule=term["rule"],
             )  # fmt: skip

@@ -46,7 +46,7 @@ from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
 from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.services.charges import candidates_for
-from drawdown.services.commitments import check_not_counted_in_term, term_invoices
+from drawdown.services.commitments import check_no_term_closed_over, check_not_counted_in_term, term_invoices
 from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest, issue_within
 from drawdown.services.late_usage import late_usage
@@ -396,6 +396,7 @@ def reissue_invoice(deps: Deps, invoice_id: str, *, reason: str, actor: str) -> 
         unit = unit_of(uow, voided.currency)
         if revision is None:
             return _view(latest, unit, replayed=True)
+        check_no_term_closed_over(uow, voided)
         payer = account_of(uow, voided.account_id)
         loaded = load_one(uow, payer, voided.period, now, reissuing=voided)
         rated = compute(uow, payer, unit, voided.period, now, loaded, {})
