@@ -8,12 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from drawdown.domain import limits
 from drawdown.domain.enforcement import Mode, Reason, decide
 from drawdown.domain.holds import resolution_postings
 from drawdown.domain.ledger import EntryKind, Posting, check_balanced
 from drawdown.domain.money import credit_unit
 from drawdown.domain.rates import cost_units
-from drawdown.domain.usage import Aggregation, Meter, aggregate
+from drawdown.domain.usage import Aggregation, Meter, aggregate, burn_key
 
 legs_strategy = st.lists(st.integers(1, 1_000), min_size=1, max_size=6).map(
     lambda amounts: [
@@ -121,3 +122,15 @@ def test_a_property_sum_is_exact_and_a_number_too_large_to_sum_exactly_is_not_a_
     assert aggregate(Meter("m", "call", Aggregation.SUM, "t"), events * 200) == Decimal("1999999999999995") * 200
     assert aggregate(Meter("m", "call", Aggregation.MAX, "t"), events) == Decimal("1000000000000000")
     assert aggregate(Meter("m", "call", Aggregation.COUNT, "t"), events) == len(events)
+
+
+@given(st.text(min_size=1, max_size=255), st.text(min_size=1, max_size=255))
+def test_every_event_key_has_its_own_burn_key_that_fits_a_ledger_key(one: str, other: str) -> None:
+    assert len(burn_key(one)) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX
+    assert (burn_key(one) == burn_key(other)) == (one == other)
+
+
+def test_a_short_event_key_spelling_a_digest_does_not_share_a_long_keys_burn_key() -> None:
+    long_key = "k" * 255
+    spelled = burn_key(long_key).split(":", 1)[1]  # what a short key would need to be to collide
+    assert burn_key(spelled) != burn_key(long_key)

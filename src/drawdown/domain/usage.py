@@ -68,12 +68,13 @@ class Event(NamedTuple):
 
 def burn_key(event_key: str) -> str:
     """The ledger idempotency key of an event's async burn: ``usage:<event key>``, or, when that
-    would be longer than a ledger key may be (an event key may use all of it), ``usage:sha256:``
-    and the key's digest, so every event still has its own burn key."""
+    would be longer than a ledger key may be (an event key may use all of it), ``usage#sha256:``
+    and the key's digest, so every event still has its own burn key (no event key gives a burn
+    key starting ``usage#``, so a short key spelling a digest cannot meet a long key's)."""
     key = f"usage:{event_key}"
     if len(key) <= limits.IDEMPOTENCY_KEY_LENGTH_MAX:
         return key
-    return "usage:sha256:" + hashlib.sha256(event_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return "usage#sha256:" + hashlib.sha256(event_key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def canonical_properties(properties: Mapping[str, PropertyValue]) -> str:
