@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from drawdown.domain.enforcement import Mode, Reason, decide
 from drawdown.domain.holds import resolution_postings
 from drawdown.domain.ledger import EntryKind, Posting, check_balanced
 from drawdown.domain.money import credit_unit
-from drawdown.domain.rates import cost_units
+from drawdown.domain.rates import RateCard, cost_units
 from drawdown.domain.usage import Aggregation, Meter, aggregate, burn_key
 
 legs_strategy = st.lists(st.integers(1, 1_000), min_size=1, max_size=6).map(
@@ -134,3 +135,13 @@ def test_a_short_event_key_spelling_a_digest_does_not_share_a_long_keys_burn_key
     long_key = "k" * 255
     spelled = burn_key(long_key).split(":", 1)[1]  # what a short key would need to be to collide
     assert burn_key(spelled) != burn_key(long_key)
+
+
+def test_a_rate_card_cannot_be_changed_after_it_is_made() -> None:
+    """Cards are cached and shared per process, so their rates are a read-only copy."""
+    given_rates = {"call": Decimal("0.5")}
+    card = RateCard("std", 1, "CREDIT", datetime(2026, 1, 1, tzinfo=UTC), given_rates)
+    given_rates["call"] = Decimal(9)  # the caller's dict is not the card's
+    with pytest.raises(TypeError):
+        card.rates["call"] = Decimal(9)  # type: ignore[index]
+    assert card.rate("call") == Decimal("0.5")

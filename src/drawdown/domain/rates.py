@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal, localcontext
+from types import MappingProxyType
 
 from drawdown.domain import limits
 from drawdown.domain.accounts import require_id
@@ -33,6 +34,10 @@ class RateCard:
     unit: str
     effective_at: datetime
     rates: Mapping[str, Decimal]
+
+    def __post_init__(self) -> None:
+        # Cards are cached and shared per process: a read-only copy, so no caller can change one
+        object.__setattr__(self, "rates", MappingProxyType(dict(self.rates)))
 
     def rate(self, feature: str) -> Decimal:
         found = self.rates.get(feature)
