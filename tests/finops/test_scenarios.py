@@ -270,3 +270,18 @@ def test_a_draw_interrupted_before_its_bookkeeping_is_replayed_not_repeated(
     assert _credit(finops, credit.code).used_units == 100 * USD
     assert [t.kind for t in finops.ledger("prod", limit=100)].count(TxKind.CHARGE) == 1
     assert finops.finops_consume() == 0
+
+
+def test_two_services_whose_names_share_their_first_255_characters_keep_their_own_spend(
+    finops: Book, tmp_path: Path
+) -> None:
+    """Service names are stored in at most 255 characters: two long names that differ after
+    that must stay two rows, or one's spend would replace the other's."""
+    stem = "Synthetic service " + "x" * 240
+    path = synthetic_focus(tmp_path, "long_services", [
+        synthetic_usage(SYN_ACCOUNT, "100", service=stem + " alpha"),
+        synthetic_usage(SYN_ACCOUNT, "50", service=stem + " beta"),
+    ])  # fmt: skip
+    finops.finops_import(path)
+    spend = [r for r in finops.finops_net_cost() if (r.node_id, r.period) == ("prod", "2024-09")]
+    assert sum(r.spend_units for r in spend) == 150 * USD

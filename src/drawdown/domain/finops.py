@@ -23,6 +23,7 @@ Invariants
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,6 +48,17 @@ class Level(StrEnum):
 
 
 LEVEL_ORDER = (Level.BUSINESS_UNIT, Level.DEPARTMENT, Level.PORTFOLIO, Level.PRODUCT)
+SERVICE_NAME_LENGTH_MAX = 255  # as stored; see stored_service
+
+
+def stored_service(name: str) -> str:
+    """A service name as spend is stored under it: itself when it fits, else its first
+    characters, ``~`` and 16 hex digits of its digest, so two long names that share their
+    first characters stay two services (cutting them alone would merge their spend)."""
+    if len(name) <= SERVICE_NAME_LENGTH_MAX:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return name[: SERVICE_NAME_LENGTH_MAX - 17] + "~" + digest
 
 
 class MatchKind(StrEnum):

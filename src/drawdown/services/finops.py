@@ -32,6 +32,7 @@ from drawdown.domain.finops import (
     Node,
     PeriodChangeKind,
     QueueStatus,
+    stored_service,
 )
 from drawdown.domain.grants import check_text
 from drawdown.domain.instants import to_micros
@@ -207,14 +208,14 @@ def _store_spend(
     with localcontext(_EXACT):  # sums of exported amounts, never rounded by the default 28 digits
         for line in batch.spend:
             if (line.period_start, line.currency) in replaced:
-                totals[(line.period_start, line.node_id, line.service, line.currency)] += line.amount
+                totals[(line.period_start, line.node_id, stored_service(line.service), line.currency)] += line.amount
     for start, currency in replaced:  # a restated period replaces: rows it no longer has drop to zero
         for row in uow.finops.spend(period_start=to_micros(start), currency=currency):
             totals.setdefault((start, row["node_id"], row["service"], currency), Decimal(0))
     units_of = {currency: unit_of(uow, currency) for (_, _, _, currency) in totals}
     rows = [
         {
-            "period_start": to_micros(start), "node_id": node, "service": service[:255], "currency": currency,
+            "period_start": to_micros(start), "node_id": node, "service": service, "currency": currency,
             # Net refunds can make a group's spend negative; there is nothing to draw credit for.
             "spend_units": max(to_units(amount, units_of[currency], ROUND_HALF_EVEN), 0),
             "import_id": import_id, "imported_at": to_micros(now),
