@@ -23,12 +23,13 @@ from drawdown.storage import rows
 from drawdown.storage import statements as sql
 from drawdown.storage.api_store import ApiKeys, AuditRecords, IdempotencyKeys
 from drawdown.storage.definition_cache import Definition, DefinitionCache
+from drawdown.storage.enforcement_store import Holds, RateCards, Settings
 from drawdown.storage.engine import data_version, is_memory_url, writer_lock
 from drawdown.storage.finops_store import FinOpsStore
 from drawdown.storage.grant_cache import GrantCache
 from drawdown.storage.invoicing import Contracts, Invoices, MeteredUsage, PriceBooks, StoredAvailability
 from drawdown.storage.ledger_store import LedgerStore
-from drawdown.storage.metering_store import Events, Holds, Meters, RateCards, Settings
+from drawdown.storage.metering_store import Events, Meters
 from drawdown.storage.schema import accounts, grants, units
 from drawdown.storage.settings_cache import SettingsCache
 from drawdown.storage.writer import WriterConnection
