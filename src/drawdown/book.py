@@ -50,6 +50,7 @@ from drawdown.services import (
     requests,
     upkeep,
     usage,
+    usage_burns,
 )
 from drawdown.services.charges import ChargeResult
 from drawdown.services.enforcement import Decision
@@ -62,7 +63,8 @@ from drawdown.services.keys import CreatedKey
 from drawdown.services.ports import Clock, Deps
 from drawdown.services.queries import GrantView, VerifyReport
 from drawdown.services.upkeep import SweepReport
-from drawdown.services.usage import BurnReport, IngestReport, MeterReading
+from drawdown.services.usage import IngestReport, MeterReading
+from drawdown.services.usage_burns import BurnReport
 from drawdown.storage.fast_reads import CurrentBalances
 
 
@@ -194,7 +196,7 @@ class Book:
 
     def burn_usage(self) -> BurnReport:
         """Charge async-mode accounts for their unburned events; safe to run any number of times."""
-        return usage.burn_usage(self.deps)
+        return usage_burns.burn_usage(self.deps)
 
     def define_rate_card(
         self, card_id: str, unit: str, rates: Mapping[str, object], *, effective_at: object = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from drawdown.services.grants import expire_due
 from drawdown.services.holds import expire_holds
 from drawdown.services.ports import Deps
-from drawdown.services.usage import burn_usage
+from drawdown.services.usage_burns import burn_usage
 
 
 @dataclass(frozen=True, slots=True)
