@@ -297,3 +297,23 @@ def test_the_same_usage_in_any_arrival_order_with_duplicates_gives_a_byte_identi
     ]
     assert docs[0] == docs[1]
     assert '"quantity":"137.5"' in docs[0]  # api: events 0, 3, …, 27 → 135 + 10 × 0.25
+
+
+def test_late_usage_is_priced_from_the_book_its_own_month_used_when_a_contract_moves_to_another_book(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book, clock)
+    enterprise = [{"product": "api", "category": "usage", "model": "per_unit", "unit_price": "1"}]
+    book.publish_price_book("enterprise", "USD", enterprise, effective_at=at("2026-01-01T00:00:00"))
+    book.amend_contract("acme", {"price_book": "enterprise"}, effective_at=at("2026-11-01T00:00:00"))
+    use(book, ("e1", "api", "100", "2026-10-03T10:00:00+00:00"))
+    clock.at = at("2026-11-01T00:00:00")
+    october = book.finalize_invoice("acme", "2026-10")
+    clock.at = at("2026-11-02T00:00:00")
+    use(book, ("late", "api", "100", "2026-10-03T11:00:00+00:00"))
+    clock.at = at("2026-12-01T00:00:00")
+    november = book.finalize_invoice("acme", "2026-11")
+    assert october.document["price_book"] == "default@v1"
+    late = november.document["lines"][0]
+    # October was billed from the default book at $0.01; its late usage is too, not at the new book's $1
+    assert (late["kind"], late["amount"], late["price"]["source"]) == ("adjustment", "1.00", "price_book:default@v1")

@@ -295,7 +295,7 @@ def compute(
         raise UnitMismatch(f"price book {book.label} is in {book.unit}; {payer.id} bills in {unit.code}", field="unit")
     rating = RatingInput(
         payer.id, unit, billing, payer.time_zone, now, book, contract, tuple(loaded.usage),
-        late_usage(uow, payer, billing, loaded.usage_cutoff, loaded.previous, loaded.contracts, versions),
+        late_usage(uow, payer, billing, loaded.usage_cutoff, loaded.previous, loaded.contracts, books),
         tuple(loaded.availability),
         tuple(loaded.term_invoices),
     )  # fmt: skip

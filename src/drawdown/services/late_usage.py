@@ -33,15 +33,15 @@ def late_usage(
     now: datetime,
     previous: StoredInvoice | None,
     contracts: list[Contract],
-    versions: list[PriceBook],
+    books: dict[str, list[PriceBook]],
 ) -> tuple[LateUsage, ...]:
     """Usage of months already invoiced, recorded after the previous invoice was frozen.
 
     Invoices are finalized in period order, so everything recorded up to the previous
     invoice's usage cutoff is already billed; what occurred before ``billing`` and was
     recorded since is late. Each late quantity is re-rated at its own month's price (the
-    contract and book version in force then), continuing that month's tiers after what was
-    already billed for the product.
+    contract in force then, and the version of that contract's book), continuing that month's
+    tiers after what was already billed for the product. ``books`` caches price-book versions.
     """
     if previous is None or previous.period.start >= billing.start:
         return ()
@@ -66,7 +66,10 @@ def late_usage(
         if origin in measured:
             group = [*group, *_rises(origin, measured[origin], billed, _values(uow, payer, origin, now))]
         contract = contract_in_force(contracts, origin.start)
-        book = book_in_force(versions, origin.start, None if contract is None else contract.price_book_version)
+        book_id = "default" if contract is None else contract.price_book
+        if book_id not in books:
+            books[book_id] = uow.price_books.versions(book_id)
+        book = book_in_force(books[book_id], origin.start, None if contract is None else contract.price_book_version)
         for total in summarize(group):
             override = None if contract is None else contract.override(total.product)
             if override is not None and contract is not None:
