@@ -317,3 +317,23 @@ def test_late_usage_is_priced_from_the_book_its_own_month_used_when_a_contract_m
     late = november.document["lines"][0]
     # October was billed from the default book at $0.01; its late usage is too, not at the new book's $1
     assert (late["kind"], late["amount"], late["price"]["source"]) == ("adjustment", "1.00", "price_book:default@v1")
+
+
+def test_a_month_cannot_be_skipped_after_an_invoice_so_its_usage_is_never_lost(book: Book, clock: FixedClock) -> None:
+    setup(book, clock, time_zone="America/New_York")
+    use(book, ("sep", "api", "100", "2026-09-03T10:00:00+00:00"))
+    clock.at = at("2026-10-05T00:00:00")
+    use(book, ("oct-early", "api", "1000", "2026-10-02T10:00:00+00:00"))  # recorded before September's cutoff
+    book.finalize_invoice("acme", "2026-09")
+    clock.at = at("2026-10-20T00:00:00")
+    use(book, ("oct-late", "api", "500", "2026-10-15T10:00:00+00:00"))
+    use(book, ("nov", "api", "100", "2026-11-15T10:00:00+00:00"))
+    clock.at = at("2026-12-02T00:00:00")
+    # finalizing November with no October invoice would bill only October's usage recorded after
+    # September's cutoff (as late usage) and lose the rest: October comes first
+    with pytest.raises(InvoiceOutOfOrder, match="2026-10"):
+        book.finalize_invoice("acme", "2026-11")
+    run = book.run_invoices("2026-11")
+    assert (run.finalized, run.failed) == (0, {"acme": "invoice_out_of_order"})
+    assert book.finalize_invoice("acme", "2026-10").document["totals"]["subtotal"] == "15.00"
+    assert book.finalize_invoice("acme", "2026-11").document["totals"]["subtotal"] == "1.00"

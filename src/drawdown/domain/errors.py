@@ -314,7 +314,7 @@ class InvoiceAlreadyFinalized(Conflict):
 
 
 class InvoiceOutOfOrder(Conflict):
-    """A later period of the account is already finalized."""
+    """A later period of the account is already finalized, or a month after its latest invoice has none yet."""
 
     code = "invoice_out_of_order"
 

@@ -156,6 +156,14 @@ def check_can_finalize(payer: Account, billing: Period, now: datetime, previous:
             field="period",
             invoice_id=previous.id,
         )
+    if previous is not None and previous.period.end < billing.start:
+        missing = f"{previous.period.end.astimezone(zone(payer.time_zone)):%Y-%m}"
+        raise InvoiceOutOfOrder(
+            f"{payer.id} has no invoice for {missing} yet; invoices are finalized in period order, without a gap "
+            f"(finalizing a later month would leave {missing}'s usage recorded before the last cutoff unbilled)",
+            field="period",
+            invoice_id=previous.id,
+        )
 
 
 class Sealed(NamedTuple):
