@@ -17,6 +17,7 @@ from drawdown.domain.contracts import (
     SlaSchedule,
     SlaStep,
 )
+from drawdown.domain.errors import InvalidField
 from drawdown.domain.explanations import document, text
 from drawdown.domain.grants import Category
 from drawdown.domain.pricing import Price, PriceModel, Tier
@@ -203,3 +204,10 @@ def test_sla_credits_from_recorded_availability(
     found = [(dollars(o.amount_units), o.incident_refs) for o in inv.outcomes if o.kind == "sla"]
     assert found == ([] if credit is None else [credit])
     assert all(o.products == ("gpu",) for o in inv.outcomes)
+
+
+@pytest.mark.parametrize(("below", "credit"), [("99.9", "150"), ("101", "10"), ("99", "-5")])
+def test_an_sla_step_is_a_percentage_from_0_to_100_like_every_other_rule(below: str, credit: str) -> None:
+    # a credit above 100 % would pay back more than the product's fee, as a typo nobody would see
+    with pytest.raises(InvalidField):
+        SlaStep(D(below), D(credit))

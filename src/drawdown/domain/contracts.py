@@ -153,6 +153,10 @@ class SlaStep:
     below_percent: Decimal  # availability strictly below this ...
     credit_percent: Decimal  # ... gives this share of the affected fee back
 
+    def __post_init__(self) -> None:
+        check_percent(self.below_percent, field="below_percent")
+        check_percent(self.credit_percent, field="credit_percent")
+
 
 @dataclass(frozen=True, slots=True)
 class Availability:
