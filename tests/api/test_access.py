@@ -233,3 +233,19 @@ def test_a_revoked_or_unknown_key_is_unauthenticated(world: World) -> None:
     response = world.client.get("/v1/verify", headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_a_customer_key_finds_its_account_however_many_accounts_sort_before_it(world: World) -> None:
+    # umbrella-ml sorts after acme, acme-team, globex and umbrella: on a one-row page of
+    # everything it is not there, yet the customer's list must still hold it
+    page = world.call("customer-ml", "GET", "/v1/accounts", params={"limit": 1}).json()
+    assert [a["id"] for a in page["items"]] == ["umbrella-ml"]
+    assert page["next_cursor"] is None
+
+
+def test_a_customer_key_cannot_learn_its_parent_through_the_parent_filter(world: World) -> None:
+    # the fence shows the parent as null; ?parent= must not reveal it either
+    as_parent = world.call("customer-ml", "GET", "/v1/accounts", params={"parent": "umbrella"})
+    as_missing = world.call("customer-ml", "GET", "/v1/accounts", params={"parent": "zzzzzz"})
+    assert as_parent.status_code == as_missing.status_code == 200
+    assert as_parent.json() == as_missing.json() == {"items": [], "next_cursor": None}

@@ -98,11 +98,16 @@ def list_accounts(
 ) -> s.AccountPage:
     """Accounts in id order, a page at a time. A customer key lists only its own account."""
     book = book_of(request)
-    found = book.accounts(after=after, limit=limit, parent=parent)
     if caller.role is Role.CUSTOMER:
-        found = [a for a in found if a.id == caller.account_id]
+        # Its own account alone, read directly: filtering a page of everyone's would lose it
+        # behind the accounts that sort first, and ?parent= would reveal the parent it hides.
+        own = caller.account_id or ""
+        found = [book.account(own)] if parent is None and (after is None or own > after) else []
+    else:
+        found = book.accounts(after=after, limit=limit, parent=parent)
     items = [_fenced(caller, render.account(a, units_of(book))) for a in found]
-    return s.AccountPage(items=items, next_cursor=items[-1].id if len(found) == limit and items else None)
+    more = caller.role is not Role.CUSTOMER and len(found) == limit
+    return s.AccountPage(items=items, next_cursor=items[-1].id if more and items else None)
 
 
 @router.get("/accounts/{account_id}", name="get_account", operation_id="get_account", response_model=s.AccountOut,
