@@ -257,3 +257,50 @@ def test_a_grant_issued_while_overdraft_is_held_settles_only_what_was_consumed(b
     b = book.balance("acme", "CREDIT")
     assert (b.available_units, b.overdraft_units) == (5000, 0)
     conserved(book)
+
+
+def test_a_hold_released_the_next_day_gives_that_day_no_extra_cap_headroom(book: Book, clock: FixedClock) -> None:
+    # a grant capped at 10 credits a day; a hold of 10 made late on day one and released after
+    # midnight counts on day one (when it was held), so day two may still draw only 10
+    setup(book)
+    clock.at = START.replace(hour=23)
+    book.issue_grant("acme", "100", "CREDIT", reason_code="capped", cap="10", cap_period="day")
+    hold = book.reserve("acme", "api_call", "20", ttl_seconds=7200)  # 10 credits
+    clock.advance(hours=1, minutes=30)  # 00:30 the next day (UTC)
+    book.release(hold.id)
+    assert book.authorize("acme", "api_call", "22").allowed is False  # 11 credits: above the day's cap
+    with pytest.raises(InsufficientCredit):
+        book.reserve("acme", "api_call", "22")
+    partial = book.reserve("acme", "gpu", "8", ttl_seconds=60)  # 10 credits: the whole of day two's cap
+    assert partial.amount_units == 10000
+    conserved(book)
+
+
+def test_a_hold_captured_in_part_the_next_day_gives_that_day_no_extra_cap_headroom(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book)
+    clock.at = START.replace(hour=23)
+    book.issue_grant("acme", "100", "CREDIT", reason_code="capped", cap="10", cap_period="day")
+    hold = book.reserve("acme", "api_call", "20", ttl_seconds=7200)  # 10 credits
+    clock.advance(hours=1, minutes=30)
+    book.capture(hold.id, "4")  # 2 credits burned, 8 returned to the grant
+    with pytest.raises(InsufficientCredit):
+        book.reserve("acme", "api_call", "22")  # 11 credits: day two's cap is 10
+    conserved(book)
+
+
+def test_a_pooled_hold_released_the_next_day_gives_that_day_no_extra_pool_cap_headroom(
+    book: Book, clock: FixedClock
+) -> None:
+    setup(book)
+    book.create_account("acme-team", currency="USD", parent="acme", pool_caps={"CREDIT": ("10", "day")})
+    book.configure_account("acme-team", rate_card="std")
+    clock.at = START.replace(hour=23)
+    book.issue_grant("acme", "100", "CREDIT", reason_code="pool")
+    hold = book.reserve("acme-team", "api_call", "20", ttl_seconds=7200)  # 10 pooled credits
+    clock.advance(hours=1, minutes=30)
+    book.release(hold.id)
+    with pytest.raises(InsufficientCredit):
+        book.reserve("acme-team", "api_call", "22")  # 11 credits: above the day's pool cap
+    assert book.reserve("acme-team", "api_call", "20").amount_units == 10000

@@ -31,6 +31,7 @@ from drawdown.domain.ledger import (
     StoredLink,
     Transaction,
     TransactionDraft,
+    TxKind,
     check_balanced,
     hash_parts,
     parts,
@@ -42,6 +43,7 @@ from drawdown.storage.projections import ACCOUNT_KINDS, Projector
 from drawdown.storage.schema import (
     account_balances,
     grant_balances,
+    holds,
     ledger_entries,
     ledger_transactions,
 )
@@ -279,18 +281,53 @@ class LedgerStore:
         end: int,
         pooled_only: bool = False,
     ) -> int:
-        """Units consumed or held from one grant, or pooled by one account, in ``[start, end)``."""
-        e = ledger_entries.c
-        query = select(func.coalesce(func.sum(e.amount), 0)).where(
-            e.kind.in_([str(EntryKind.CONSUMED), str(EntryKind.HOLD)]), e.effective_at >= start, e.effective_at < end
+        """Units consumed or held from one grant, or pooled by one account, in ``[start, end)``.
+
+        A hold counts in the period it was made in, and so does its resolution (capture,
+        release or expiry): a hold released after midnight gives the day it was held its
+        headroom back, never the day of the release a second share of the cap.
+        """
+        e, t, h = ledger_entries.alias("e"), ledger_transactions.alias("t"), ledger_entries.alias("h")
+        resolutions = [str(TxKind.CAPTURE), str(TxKind.RELEASE)]
+
+        def drawn(query: Any, entry: Any, *, by_seq: bool = False) -> Any:
+            # by_seq: the entries are found by their transaction's seq; wrapping the columns
+            # keeps SQLite from scanning the grant's or account's whole index for each one
+            col = (lambda c: func.coalesce(c, "")) if by_seq else (lambda c: c)
+            query = query.where(entry.c.kind.in_([str(EntryKind.CONSUMED), str(EntryKind.HOLD)]))
+            if grant_id is not None:
+                query = query.where(col(entry.c.grant_id) == grant_id)
+            if account_id is not None:
+                query = query.where(col(entry.c.account_id) == account_id, entry.c.unit == unit)
+            if pooled_only:
+                query = query.where(entry.c.owner_id != entry.c.account_id)
+            return query
+
+        direct = drawn(
+            select(func.coalesce(func.sum(e.c.amount), 0))
+            .select_from(e.join(t, t.c.seq == e.c.tx_seq))
+            .where(e.c.effective_at >= start, e.c.effective_at < end, t.c.kind.not_in(resolutions)),
+            e,
         )
-        if grant_id is not None:
-            query = query.where(e.grant_id == grant_id)
-        if account_id is not None:
-            query = query.where(e.account_id == account_id, e.unit == unit)
-        if pooled_only:
-            query = query.where(e.owner_id != e.account_id)
-        return int(self.conn.execute(query).scalar_one())
+        held_here = drawn(
+            select(h.c.tx_seq).where(
+                h.c.effective_at >= start, h.c.effective_at < end, h.c.kind == str(EntryKind.HOLD), h.c.amount > 0
+            ),
+            h,
+        )
+        made, resolution = ledger_transactions.alias("made"), ledger_transactions.alias("resolution")
+        resolved = drawn(
+            select(func.coalesce(func.sum(e.c.amount), 0))
+            .select_from(
+                made.join(holds, holds.c.hold_tx_id == made.c.id)
+                .join(resolution, resolution.c.id == holds.c.resolution_tx_id)
+                .join(e, e.c.tx_seq == resolution.c.seq)
+            )
+            .where(made.c.seq.in_(held_here.distinct().scalar_subquery())),
+            e,
+            by_seq=True,
+        )
+        return int(self.conn.execute(direct).scalar_one()) + int(self.conn.execute(resolved).scalar_one())
 
     def due_expiries(self, now: int, limit: int) -> list[GrantState]:
         b = grant_balances.c
