@@ -14,7 +14,9 @@ from sqlalchemy import Connection, Engine, text
 from drawdown.book import Book
 from drawdown.domain.errors import DrawdownError
 
-TAMPERINGS = ["byte_in_reason", "entry_amount", "delete_transaction", "swap_transactions", "delete_entry"]
+TAMPERINGS = [
+    "byte_in_reason", "entry_amount", "delete_transaction", "swap_transactions", "delete_entry", "entry_effective_at",
+]  # fmt: skip
 
 
 def _fill(book: Book) -> None:
@@ -41,6 +43,11 @@ def _tamper(engine: Engine, how: str, seq: int) -> None:
         elif how == "entry_amount":
             conn.execute(
                 text("UPDATE ledger_entries SET amount = amount + 1 WHERE tx_seq = :s AND leg = 0"), {"s": seq}
+            )
+        elif how == "entry_effective_at":  # moves the leg in time: as-of balances and period caps read this column
+            conn.execute(
+                text("UPDATE ledger_entries SET effective_at = effective_at - :day WHERE tx_seq = :s AND leg = 0"),
+                {"s": seq, "day": 86_400_000_000},
             )
         elif how == "delete_entry":
             conn.execute(text("DELETE FROM ledger_entries WHERE tx_seq = :s AND leg = 1"), {"s": seq})

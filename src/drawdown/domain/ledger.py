@@ -200,6 +200,7 @@ class StoredLink:
     parts: TxParts
     prev_hash: str
     hash: str
+    entries_in_step: bool = True  # every entry row carries its transaction's effective_at (a copy, not hashed)
 
     @property
     def seq(self) -> int:
@@ -223,6 +224,8 @@ def verify_chain(links: Sequence[StoredLink], prev_hash: str, expected_seq: int)
             return ChainBreak(link.seq, link.id, "prev_hash does not match the previous transaction's hash")
         if hash_parts(prev_hash, link.parts) != link.hash:
             return ChainBreak(link.seq, link.id, "content does not match its hash")
+        if not link.entries_in_step:
+            return ChainBreak(link.seq, link.id, "an entry's effective_at differs from its transaction's")
         prev_hash = link.hash
         expected_seq += 1
     return None

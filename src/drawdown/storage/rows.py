@@ -185,10 +185,11 @@ LINK_TX_COLUMNS = (
     "id", "seq", "kind", "effective_at", "recorded_at", "actor", "reason", "idempotency_key", "fingerprint",
     "links", "data", "prev_hash", "hash",
 )  # fmt: skip
-LINK_ENTRY_COLUMNS = ("tx_seq", *_ENTRY_FIELDS)
+LINK_ENTRY_COLUMNS = ("tx_seq", *_ENTRY_FIELDS, "effective_at")
 
 
 def link_from(tx: Sequence[Any], legs: list[Sequence[Any]]) -> StoredLink:
     """A stored transaction row and its entry rows (selected in the orders above) as the
     verifier's primitives, undecoded."""
-    return StoredLink((*tx[:11], [list(leg[1:]) for leg in legs]), tx[11], tx[12])
+    in_step = all(leg[-1] == tx[3] for leg in legs)  # tx[3]: the transaction's effective_at
+    return StoredLink((*tx[:11], [list(leg[1:-1]) for leg in legs]), tx[11], tx[12], in_step)
