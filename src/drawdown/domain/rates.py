@@ -78,7 +78,7 @@ def cost_units(quantity: Decimal, rate: Decimal, unit: Unit) -> int:
         return to_units(quantity * rate, unit, ROUNDING)
 
 
-def check_holdable(cost: int, unit: Unit, quantity: Decimal, feature: str) -> int:
+def check_holdable(cost: int, unit: Unit, quantity: Decimal, feature: str) -> None:
     """Refuse a request whose cost is above the largest amount the ledger moves at once.
 
     Authorize and reserve price a request before anything is drawn: a cost beyond
@@ -92,4 +92,3 @@ def check_holdable(cost: int, unit: Unit, quantity: Decimal, feature: str) -> in
             f"({format_units(limits.AMOUNT_UNITS_MAX, unit)} {unit.code}); ask for less",
             field="quantity",
         )
-    return cost
