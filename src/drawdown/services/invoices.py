@@ -44,13 +44,14 @@ from drawdown.domain.invoices import Invoice, Outcome, RatingInput, apply_credit
 from drawdown.domain.ledger import EntryKind, Posting, TransactionDraft, TxKind, canonical_json, fingerprint
 from drawdown.domain.lifecycle import removal_postings
 from drawdown.domain.money import Money, Unit, parse_amount
-from drawdown.domain.pricing import PriceBook, book_in_force
+from drawdown.domain.pricing import PriceBook
 from drawdown.services.charges import candidates_for
 from drawdown.services.commitments import check_no_term_closed_over, check_not_counted_in_term, term_invoices
 from drawdown.services.common import account_of, actor_and_reason, unit_of
 from drawdown.services.grants import GrantRequest, issue_within
 from drawdown.services.late_usage import late_usage
 from drawdown.services.ports import Deps, UnitOfWork
+from drawdown.services.pricing import book_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,11 +295,7 @@ def compute(
 ) -> Rated:
     """Rate and apply credits (pure, given ``loaded``); ``books`` caches price-book versions."""
     contract = contract_in_force(loaded.contracts, billing.start)
-    book_id = "default" if contract is None else contract.price_book
-    if book_id not in books:
-        books[book_id] = uow.price_books.versions(book_id)
-    versions = books[book_id]
-    book = book_in_force(versions, billing.start, None if contract is None else contract.price_book_version)
+    book = book_for(uow, contract, billing.start, books)
     if book.unit != unit.code:
         raise UnitMismatch(f"price book {book.label} is in {book.unit}; {payer.id} bills in {unit.code}", field="unit")
     rating = RatingInput(

@@ -20,8 +20,9 @@ from drawdown.domain.errors import LimitExceeded
 from drawdown.domain.instants import Period, calendar_period, zone
 from drawdown.domain.invoice_records import StoredInvoice
 from drawdown.domain.invoices import LateUsage
-from drawdown.domain.pricing import PriceBook, book_in_force
+from drawdown.domain.pricing import PriceBook
 from drawdown.services.ports import UnitOfWork
+from drawdown.services.pricing import book_for
 
 T = TypeVar("T")
 
@@ -66,10 +67,7 @@ def late_usage(
         if origin in measured:
             group = [*group, *_rises(origin, measured[origin], billed, _values(uow, payer, origin, now))]
         contract = contract_in_force(contracts, origin.start)
-        book_id = "default" if contract is None else contract.price_book
-        if book_id not in books:
-            books[book_id] = uow.price_books.versions(book_id)
-        book = book_in_force(books[book_id], origin.start, None if contract is None else contract.price_book_version)
+        book = book_for(uow, contract, origin.start, books)
         for total in summarize(group):
             override = None if contract is None else contract.override(total.product)
             if override is not None and contract is not None:

@@ -13,10 +13,10 @@ from drawdown.domain.billed_usage import UsageEvent
 from drawdown.domain.contracts import Availability, Contract
 from drawdown.domain.errors import InvalidAmount, InvalidField, LimitExceeded, UnitMismatch
 from drawdown.domain.money import parse_decimal
-from drawdown.domain.pricing import PriceBook
+from drawdown.domain.pricing import PriceBook, book_in_force
 from drawdown.domain.terms import contract_from, prices_from
 from drawdown.services.common import account_of, instant, unit_of
-from drawdown.services.ports import Deps
+from drawdown.services.ports import Deps, UnitOfWork
 
 
 def publish_price_book(
@@ -36,6 +36,16 @@ def publish_price_book(
         )
         uow.price_books.add(book, now)
     return book
+
+
+def book_for(uow: UnitOfWork, contract: Contract | None, at: datetime, books: dict[str, list[PriceBook]]) -> PriceBook:
+    """The price-book version a period starting at ``at`` is rated with: the version of the
+    contract's book (the default book without a contract) pinned by it, else in force at ``at``.
+    ``books`` caches each book's versions for the caller."""
+    book_id = "default" if contract is None else contract.price_book
+    if book_id not in books:
+        books[book_id] = uow.price_books.versions(book_id)
+    return book_in_force(books[book_id], at, None if contract is None else contract.price_book_version)
 
 
 def amend_contract(deps: Deps, account: str, terms: Mapping[str, Any], *, effective_at: object = None) -> Contract:
